@@ -1,0 +1,69 @@
+"""A Koji build, with times, state name, task id and kojiweb link."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from txkoji import times
+from txkoji.richobject import RichObject
+from txkoji.states import BuildState, state_name
+
+# Content-generator builds (OSBS containers, image builders) keep their task id in ``extra``.
+_EXTRA_TASK_KEYS = ("container_koji_task_id", "koji_task_id", "task_id")
+
+
+class Build(RichObject):
+    web_page = "buildinfo"
+    web_param = "buildID"
+
+    @property
+    def nvr(self) -> str:
+        if self.get("nvr"):
+            return self["nvr"]
+        return f"{self['name']}-{self['version']}-{self['release']}"
+
+    @property
+    def state_name(self) -> str | None:
+        return state_name(BuildState, self.get("state"))
+
+    @property
+    def started(self) -> datetime | None:
+        """When the build started (its creation time on hubs that record no start)."""
+        return times.field(self, "start") or times.field(self, "creation")
+
+    @property
+    def completed(self) -> datetime | None:
+        return times.field(self, "completion")
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Completion minus start; None while the build runs."""
+        if self.started is None or self.completed is None:
+            return None
+        return self.completed - self.started
+
+    @property
+    def task_id(self) -> int | None:
+        if self.get("task_id") is not None:
+            return self["task_id"]
+        extra = self.get("extra") or {}
+        if not isinstance(extra, dict):
+            return None
+        for key in _EXTRA_TASK_KEYS:
+            value = extra.get(key)
+            if value is not None:
+                try:
+                    return int(value)
+                except (TypeError, ValueError):
+                    continue
+        return None
+
+    @property
+    def package_name(self) -> str | None:
+        return self.get("package_name") or self.get("name")
+
+    async def task(self):
+        """The build's Task, or None for imports without one."""
+        if self.task_id is None:
+            return None
+        return await self.connection.getTaskInfo(self.task_id)

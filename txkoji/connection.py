@@ -1,0 +1,155 @@
+"""txkoji.Connection: every attribute is a hub call returning a Deferred."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet import defer
+
+from txkoji import methods, profiles, rpc, web
+from txkoji.auth import Session, choose_authtype, negotiate_header, ssllogin_url
+from txkoji.exceptions import KojiException
+from txkoji.multicall import MultiCall
+from txkoji.rpc import MethodProxy
+from txkoji.transport import TLSPolicy, Transport
+
+DEFAULT_TIMEOUT = 60.0
+
+
+class Connection:
+    """A connection to one Koji hub, from a koji profile and/or keyword settings.
+
+    ``Connection('fedora')`` reads the profile the way the koji CLI does;
+    ``Connection(server=..., weburl=...)`` needs no file; keywords override the profile.
+    Settings: server, weburl, topurl, authtype, cert, serverca, timeout, user, password,
+    principal, plus retries and retry_interval (for ServerOffline and refused connections).
+    """
+
+    def __init__(self, profile: str | None = None, *, reactor=None, **settings: Any):
+        merged = profiles.read_profile(profile) if profile else {}
+        merged.update({key: value for key, value in settings.items() if value is not None})
+        if not merged.get("server"):
+            where = f"profile {profile!r}" if profile else "the settings"
+            raise KojiException(f"no hub server URL in {where}")
+        if reactor is None:
+            from twisted.internet import reactor
+        self.profile = profile
+        self.settings = merged
+        self.server: str = merged["server"].rstrip("/")
+        self.weburl: str | None = merged.get("weburl")
+        self.topurl: str | None = merged.get("topurl")
+        self.transport = Transport(
+            reactor,
+            timeout=float(merged.get("timeout") or DEFAULT_TIMEOUT),
+            retries=int(merged.get("retries", 3)),
+            retry_interval=float(merged.get("retry_interval", 0.5)),
+            tls=TLSPolicy(merged.get("serverca"), merged.get("cert")),
+        )
+        self.session: Session | None = None
+        self._auth_lock = defer.DeferredLock()
+        self._cache = None
+
+    def __repr__(self) -> str:
+        return f"<txkoji.Connection {self.profile or self.server}>"
+
+    def __getattr__(self, name: str) -> MethodProxy:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return MethodProxy(self, name)
+
+    # Calls
+
+    def call(self, method: str, *args, **kwargs) -> defer.Deferred:
+        """Call ``method`` on the hub; the Deferred fires with its (rich) result."""
+        return defer.Deferred.fromCoroutine(self._call(method, args, kwargs))
+
+    async def _call(self, method: str, args: tuple, kwargs: dict) -> Any:
+        args, kwargs = methods.prepare(method, args, kwargs)
+        result = await self.raw_call(method, args, kwargs)
+        return methods.enrich(method, result, self)
+
+    async def raw_call(self, method: str, args: tuple = (), kwargs: dict | None = None,
+                       url: str | None = None, headers: dict | None = None) -> Any:
+        """One XML-RPC call as the hub answers it; authenticated (and serialized) when logged in."""
+        body = rpc.encode_call(method, args, kwargs)
+        if self.session is None or url is not None:
+            return await self.transport.post(url or self.server, body, headers or {},
+                                             rpc.decode_response)
+        async with self._auth_lock:
+            session = self.session
+            if session is None:  # logged out while this call waited
+                return await self.transport.post(self.server, body, {}, rpc.decode_response)
+            try:
+                return await self.transport.post(session.url(self.server), body,
+                                                 session.headers(), rpc.decode_response)
+            finally:
+                session.callnum += 1
+
+    def MultiCall(self) -> MultiCall:
+        """Queue calls, then ``results = yield multicall()`` sends them as one request."""
+        return MultiCall(self)
+
+    # Authentication
+
+    @property
+    def logged_in(self) -> bool:
+        return self.session is not None
+
+    def login(self) -> defer.Deferred:
+        """Log in with the profile's authtype (password, ssl or kerberos)."""
+        return defer.Deferred.fromCoroutine(self._login())
+
+    async def _login(self) -> Session:
+        authtype = choose_authtype(self.settings)
+        if authtype == "password":
+            info = await self.raw_call("login", (self.settings["user"], self.settings["password"]),
+                                       url=self.server)
+        elif authtype == "ssl":
+            info = await self.raw_call("sslLogin", url=ssllogin_url(self.server))
+        else:
+            header = negotiate_header(self.server, self.settings.get("principal"))
+            info = await self.raw_call("sslLogin", url=ssllogin_url(self.server), headers=header)
+        self.session = Session.from_login(info)
+        return self.session
+
+    def logout(self) -> defer.Deferred:
+        """End the hub session (a no-op when not logged in)."""
+        return defer.Deferred.fromCoroutine(self._logout())
+
+    async def _logout(self) -> None:
+        if self.session is None:
+            return
+        try:
+            await self.raw_call("logout")
+        finally:
+            self.session = None
+
+    # Conveniences
+
+    @property
+    def cache(self):
+        """The id → name cache for users and tags of this hub."""
+        if self._cache is None:
+            from txkoji.cache import Cache
+
+            self._cache = Cache(self)
+        return self._cache
+
+    def from_web(self, url: str) -> defer.Deferred:
+        """The hub record behind a kojiweb URL, or None for a URL txkoji cannot read."""
+        target = web.parse_url(url)
+        if target is None:
+            return defer.succeed(None)
+        return self.call(target.method, target.id)
+
+    @classmethod
+    def connect_from_web(cls, url: str, **settings: Any) -> Connection | None:
+        """A Connection for the profile whose weburl this kojiweb URL starts with."""
+        for weburl, profile in profiles.profiles_by_weburl().items():
+            if url.startswith(weburl + "/"):
+                return cls(profile, **settings)
+        return None
+
+    def close(self) -> defer.Deferred:
+        """Close the idle keep-alive connections (call before the reactor stops)."""
+        return defer.Deferred.fromCoroutine(self.transport.close())
