@@ -14,7 +14,5 @@ from txkoji.package import Package
 from txkoji.states import BuildState, TaskState
 from txkoji.task import Task
 
-__version__ = "0.1.0"
-
 __all__ = ["Build", "BuildState", "Channel", "Connection", "KojiException", "KojiTimeout",
            "KojiTransportError", "MultiCall", "Package", "Task", "TaskState"]

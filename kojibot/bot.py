@@ -1,0 +1,67 @@
+"""The bot: config, hub connection, commands and chat adapters wired together."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from twisted.application.service import MultiService
+from twisted.internet import defer
+from twisted.logger import Logger
+
+import txkoji
+from kojibot.chat import Adapter, Incoming, Reply
+from kojibot.commands import load_plugins
+from kojibot.dispatcher import Dispatcher
+from kojibot.ratelimit import RateLimit
+
+log = Logger()
+
+
+def connect_koji(settings: SimpleNamespace) -> txkoji.Connection:
+    """The hub connection from ``[koji]``: a profile, or explicit keys, or Fedora's hub."""
+    keys = {key: value for key, value in vars(settings).items()
+            if key != "profile" and value is not None}
+    return txkoji.Connection(settings.profile, **keys)
+
+
+class Bot(MultiService):
+    """Holds the adapters (child services); routes what they hear through the dispatcher."""
+
+    def __init__(self, config: SimpleNamespace, koji: txkoji.Connection | None = None):
+        super().__init__()
+        self.config = config
+        self.koji = koji or connect_koji(config.koji)
+        self.registry = load_plugins(config.bot.plugins)
+        self.dispatcher = Dispatcher(
+            self.registry, self, prefix=config.bot.prefix, admins=config.bot.admins,
+            ignore=config.bot.ignore, rate=RateLimit(config.bot.rate))
+        self.adapters: dict[str, Adapter] = {}
+
+    def add_adapter(self, adapter: Adapter) -> None:
+        self.adapters[adapter.network] = adapter
+        if hasattr(adapter, "setServiceParent"):
+            adapter.setServiceParent(self)
+
+    def receive(self, incoming: Incoming) -> defer.Deferred:
+        """Handle one heard line; replies go to the adapter of its network."""
+        return defer.Deferred.fromCoroutine(self._receive(incoming))
+
+    async def _receive(self, incoming: Incoming) -> None:
+        try:
+            replies = await self.dispatcher.handle(incoming)
+        except Exception:  # noqa: BLE001 - keep the bot alive whatever a line does
+            log.failure("handling {line!r} failed", line=incoming.text)
+            return
+        for reply in replies:
+            self.deliver(reply)
+
+    def deliver(self, reply: Reply) -> None:
+        adapter = self.adapters.get(reply.target.network)
+        if adapter is None:
+            log.warn("no adapter for {network}; dropped a reply", network=reply.target.network)
+            return
+        adapter.deliver(reply)
+
+    def stopService(self):
+        stopped = super().stopService()
+        return defer.DeferredList([defer.maybeDeferred(lambda: stopped), self.koji.close()])

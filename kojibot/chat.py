@@ -1,0 +1,70 @@
+"""What moves between the chat adapters and the bot core, independent of any network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from kojibot.message import Message
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One line someone said where the bot can hear it.
+
+    ``room`` is the channel or room (None for a direct message); ``sender`` the nick or
+    user id; ``account`` the services account or verified id when the network gives one;
+    ``operator`` whether the sender may change this room's settings (IRC +o, Matrix PL≥50);
+    ``bot_name`` the name the bot answers to there (``kojibot: task 1``).
+    """
+
+    network: str
+    sender: str
+    text: str
+    room: str | None = None
+    account: str | None = None
+    operator: bool = False
+    bot_name: str = ""
+
+    @property
+    def direct(self) -> bool:
+        return self.room is None
+
+    @property
+    def identity(self) -> str:
+        """Who this is across nick changes: the account when known, else the nick."""
+        return self.account or self.sender
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a message goes: a room, or a person's DM."""
+
+    network: str
+    name: str
+    direct: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message for a target; ``mention`` prefixes it with the asker's name in a room."""
+
+    target: Target
+    message: Message
+    mention: str | None = None
+
+    @classmethod
+    def to(cls, incoming: Incoming, message: Message) -> Reply:
+        """Answer where the command was said: in the room to its asker, or in the DM."""
+        if incoming.direct:
+            return cls(Target(incoming.network, incoming.sender, direct=True), message)
+        return cls(Target(incoming.network, incoming.room), message, mention=incoming.sender)
+
+
+class Adapter(Protocol):
+    """A chat network as the core sees it: it only delivers rendered replies."""
+
+    network: str
+
+    def deliver(self, reply: Reply) -> None:
+        """Render ``reply`` for this network and queue it for sending (paced, in order)."""

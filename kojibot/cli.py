@@ -1,0 +1,109 @@
+"""The ``kojibot`` command: run the bot, or check a configuration file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from kojibot import __version__
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="kojibot",
+        description="A chat bot for a Koji build system (IRC, Matrix, or this console).",
+        epilog="kojibot check-config FILE checks a configuration file and exits.")
+    parser.add_argument("--config", metavar="FILE",
+                        help="INI file (see bot.example.ini); default: console on Fedora's hub")
+    parser.add_argument("--console", action="store_true",
+                        help="talk on this terminal even if chat networks are configured")
+    parser.add_argument("--log-level", default="info",
+                        choices=["debug", "info", "warn", "error"])
+    parser.add_argument("--version", action="version", version=f"kojibot {__version__}")
+    return parser.parse_args(argv)
+
+
+def check_config(path: str) -> int:
+    from kojibot import config
+
+    try:
+        config.load(path)
+    except config.ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        return 1
+    print(f"{path}: OK")
+    return 0
+
+
+def _start_logging(level: str) -> None:
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
+
+    predicate = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    observer = FilteringLogObserver(textFileLogObserver(sys.stderr), [predicate])
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kojibot import config
+
+    try:
+        settings = config.load(args.config) if args.config else config.defaults()
+    except config.ConfigError as exc:
+        for problem in exc.problems:
+            print(f"kojibot: {problem}", file=sys.stderr)
+        return 2
+
+    # Matrix (matrix-nio) needs the asyncio reactor: install it before anything imports one.
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.install()
+    from twisted.internet import reactor
+
+    from kojibot.adapters.console import ConsoleAdapter
+    from kojibot.bot import Bot
+
+    _start_logging(args.log_level)
+    try:
+        bot = Bot(settings)
+    except Exception as exc:  # noqa: BLE001 - a bad profile or plugin name: one line, exit
+        print(f"kojibot: {exc}", file=sys.stderr)
+        return 2
+    networks = [] if args.console else _networks(settings, bot)
+    if not networks:
+        bot.add_adapter(ConsoleAdapter(bot.receive, settings.bot.nick, on_eof=reactor.stop))
+    bot.startService()
+    reactor.addSystemEventTrigger("before", "shutdown", bot.stopService)
+    reactor.run()
+    return 0
+
+
+def _networks(settings, bot) -> list[str]:
+    """Start the configured chat networks; their names."""
+    names = []
+    if settings.irc is not None:
+        from kojibot.adapters.irc import adapter_from_config
+
+        bot.add_adapter(adapter_from_config(settings.irc, bot.receive))
+        names.append("irc")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check-config"]:
+        if len(argv) != 2:
+            print("usage: kojibot check-config FILE", file=sys.stderr)
+            return 2
+        return check_config(argv[1])
+    return run(_arguments(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The bot's INI configuration: a schema, checked all at once, every problem one line.
+
+Each problem names ``section.key``. ``bot.example.ini`` documents every key listed here.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import platformdirs
+
+FEDORA = {
+    "server": "https://koji.fedoraproject.org/kojihub",
+    "weburl": "https://koji.fedoraproject.org/koji",
+    "topurl": "https://kojipkgs.fedoraproject.org/",
+}
+
+
+class ConfigError(Exception):
+    """One or more configuration problems, one per line."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "yes", "true", "on"):
+        return True
+    if lowered in ("0", "no", "false", "off"):
+        return False
+    raise ValueError("expected yes or no")
+
+
+def _list(value: str) -> list[str]:
+    return [item for item in value.replace(",", " ").split() if item]
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(value: str) -> Any:
+        number = kind(value)
+        if number <= 0:
+            raise ValueError("must be greater than zero")
+        return number
+    return convert
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 < number < 65536:
+        raise ValueError("must be a port number (1-65535)")
+    return number
+
+
+def _prefix(value: str) -> str:
+    if not value or any(ch.isspace() or ch.isalnum() for ch in value):
+        raise ValueError("must be one or more punctuation characters, e.g. !")
+    return value
+
+
+@dataclass(frozen=True)
+class Field:
+    convert: Callable[[str], Any] = str
+    default: Any = None
+    required: bool = False
+
+
+def default_state_path() -> str:
+    return os.path.join(platformdirs.user_data_dir("kojibot"), "state.sqlite3")
+
+
+SCHEMA: dict[str, dict[str, Field]] = {
+    "bot": {
+        "prefix": Field(_prefix, "!"),
+        "nick": Field(str, "kojibot"),
+        "admins": Field(_list, []),
+        "ignore": Field(_list, []),
+        "plugins": Field(_list, ["help", "task", "build", "user", "eta", "latest", "links"]),
+        "state": Field(str, None),
+        "rate": Field(_positive(int), 10),
+    },
+    "koji": {
+        "profile": Field(str),
+        "server": Field(str),
+        "weburl": Field(str),
+        "topurl": Field(str),
+        "authtype": Field(str),
+        "cert": Field(str),
+        "serverca": Field(str),
+        "user": Field(str),
+        "password": Field(str),
+        "timeout": Field(_positive(float), 30.0),
+    },
+    "irc": {
+        "host": Field(str, required=True),
+        "port": Field(_port),
+        "tls": Field(_bool, True),
+        "tls_verify": Field(_bool, True),
+        "tls_ca": Field(str),
+        "nick": Field(str),
+        "password": Field(str),
+        "sasl_username": Field(str),
+        "sasl_password": Field(str),
+        "channels": Field(_list, []),
+        "line_rate": Field(_positive(float), 1.0),
+        "burst": Field(_positive(int), 10),
+    },
+}
+
+
+def parse(text: str, source: str = "<config>") -> SimpleNamespace:
+    """Check ``text`` against the schema; raise ConfigError listing every problem."""
+    parser = configparser.RawConfigParser(default_section="__none__")
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as exc:
+        raise ConfigError([f"{source}: {str(exc).splitlines()[0]}"]) from None
+    problems: list[str] = []
+    sections: dict[str, SimpleNamespace | None] = {}
+    for section in parser.sections():
+        if section not in SCHEMA:
+            problems.append(f"{section}: unknown section (known: {', '.join(SCHEMA)})")
+    for section, fields in SCHEMA.items():
+        if not parser.has_section(section):
+            sections[section] = None if section not in ("bot", "koji") else \
+                SimpleNamespace(**{key: field.default for key, field in fields.items()})
+            continue
+        values = {}
+        for key in parser.options(section):
+            if key not in fields:
+                problems.append(f"{section}.{key}: unknown key")
+        for key, field in fields.items():
+            if not parser.has_option(section, key) or parser.get(section, key).strip() == "":
+                if field.required:
+                    problems.append(f"{section}.{key}: required key is missing")
+                values[key] = field.default
+                continue
+            raw = parser.get(section, key).strip()
+            try:
+                values[key] = field.convert(raw)
+            except ValueError as exc:
+                problems.append(f"{section}.{key}: bad value {raw!r}: {exc}")
+        sections[section] = SimpleNamespace(**values)
+    problems.extend(_cross_checks(sections))
+    if problems:
+        raise ConfigError(problems)
+    _fill_defaults(sections)
+    return SimpleNamespace(**sections)
+
+
+def _cross_checks(sections: dict[str, SimpleNamespace | None]) -> list[str]:
+    problems = []
+    koji = sections["koji"]
+    if koji is not None and koji.profile and koji.server:
+        problems.append("koji.server: give either koji.profile or koji.server, not both")
+    if koji is not None and koji.authtype not in (None, "password", "ssl", "kerberos"):
+        problems.append(f"koji.authtype: bad value {koji.authtype!r}: "
+                        "expected password, ssl or kerberos")
+    irc = sections["irc"]
+    if irc is not None:
+        for channel in irc.channels or []:
+            if channel[:1] not in "#&+!":
+                problems.append(f"irc.channels: {channel!r} is not a channel name")
+        if bool(irc.sasl_username) != bool(irc.sasl_password):
+            problems.append("irc.sasl_password: sasl_username and sasl_password go together")
+    return problems
+
+
+def _fill_defaults(sections: dict[str, SimpleNamespace | None]) -> None:
+    bot, koji, irc = sections["bot"], sections["koji"], sections["irc"]
+    bot.state = bot.state or default_state_path()
+    if not koji.profile and not koji.server:
+        for key, value in FEDORA.items():
+            setattr(koji, key, getattr(koji, key) or value)
+    if irc is not None:
+        irc.nick = irc.nick or bot.nick
+        irc.port = irc.port or (6697 if irc.tls else 6667)
+
+
+def load(path: str) -> SimpleNamespace:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigError([f"{path}: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    return parse(text, source=path)
+
+
+def defaults() -> SimpleNamespace:
+    """The embedded default: console chat, SQLite state, Fedora's public hub."""
+    return parse("")

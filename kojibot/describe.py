@@ -1,0 +1,98 @@
+"""Koji records as one-line messages: the wording shared by commands, links and alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kojibot import timefmt
+from kojibot.message import Message, bold, link, state, text
+from txkoji.build import Build
+from txkoji.states import TaskState
+from txkoji.task import Task
+
+
+def _times(item: Build | Task, eta: datetime | None, now: datetime, created: bool) -> list[str]:
+    parts = []
+    if created and getattr(item, "created", None):
+        parts.append(f"created {timefmt.moment(item.created)}")
+    if item.started:
+        parts.append(f"started {timefmt.moment(item.started)}")
+    if item.completed:
+        parts.append(f"completed {timefmt.moment(item.completed)}")
+        if item.duration is not None:
+            parts.append(f"took {timefmt.duration(item.duration)}")
+    elif item.started:
+        parts.append(f"running {timefmt.duration(now - item.started)}")
+    if eta is not None and not item.completed:
+        parts.append(f"ETA {timefmt.moment(eta)} ({timefmt.relative(eta, now)})")
+    return parts
+
+
+def children_summary(children: list[Task]) -> str | None:
+    """``3/4 buildArch closed, 1 failed: aarch64`` for a build task's buildArch children."""
+    arches = [child for child in children if child.method == "buildArch"]
+    if not arches:
+        return None
+    closed = sum(1 for child in arches if child.get("state") == TaskState.CLOSED)
+    summary = f"{closed}/{len(arches)} buildArch closed"
+    for name in ("FAILED", "CANCELED"):
+        hit = sorted(child.arch or "?" for child in arches
+                     if child.get("state") == TaskState[name])
+        if hit:
+            summary += f", {len(hit)} {name.lower()}: {' '.join(hit)}"
+    running = sum(1 for child in arches if child.is_open)
+    if running:
+        summary += f", {running} running"
+    return summary
+
+
+def task_line(task: Task, owner: str | None, children: list[Task],
+              eta: datetime | None, now: datetime) -> Message:
+    label = task.label if task.label != task.method else None
+    head = f"{task.method} {label}" if label else task.method
+    if task.is_scratch:
+        head += " (scratch)"
+    message = text(bold(f"Task {task['id']}"), f" {head}")
+    if task.arch:
+        message.add(f" [{task.arch}]")
+    message.add(" ", state(task.state_name), f" by {owner or task.get('owner')}")
+    details = _times(task, eta, now, created=True)
+    if details:
+        message.add(", " + ", ".join(details))
+    summary = children_summary(children)
+    if summary:
+        message.add(f" — {summary}")
+    if task.url:
+        message.add(" — ", link(task.url))
+    return message
+
+
+def build_line(build: Build, tags: list[str], eta: datetime | None,
+               now: datetime) -> Message:
+    message = text(bold(f"Build {build.nvr}"), " ", state(build.state_name),
+                   f" by {build.get('owner_name') or build.get('owner_id')}")
+    if build.task_id:
+        message.add(f", task {build.task_id}")
+    message.add(f", tags: {' '.join(tags)}" if tags else ", no tags")
+    details = _times(build, eta, now, created=False)
+    if details:
+        message.add(", " + ", ".join(details))
+    if build.url:
+        message.add(" — ", link(build.url))
+    return message
+
+
+USER_STATUS = {0: "NORMAL", 1: "BLOCKED"}
+USER_TYPE = {0: "user", 1: "host", 2: "group"}
+
+
+def user_line(user: dict, url: str | None) -> Message:
+    kind = USER_TYPE.get(user.get("usertype"), "user")
+    status = USER_STATUS.get(user.get("status"), str(user.get("status")))
+    principals = user.get("krb_principals") or (
+        [user["krb_principal"]] if user.get("krb_principal") else [])
+    message = text(bold(f"User {user['name']}"), f" (id {user['id']}, {kind}) {status}")
+    message.add(f", Kerberos: {' '.join(principals)}" if principals else ", no Kerberos principal")
+    if url:
+        message.add(" — ", link(url))
+    return message

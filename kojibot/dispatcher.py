@@ -1,0 +1,144 @@
+"""From a heard line to replies: addressing, parsing, permission, rate limit, errors.
+
+Independent of any network: adapters hand in an Incoming and deliver the Replies.
+Nothing a user, the hub or a plugin does can put a traceback into chat.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.logger import Logger
+
+import txkoji
+from kojibot.chat import Incoming, Reply
+from kojibot.commands import Command, Registry, UsageError
+from kojibot.message import Message, text
+from kojibot.ratelimit import RateLimit
+
+log = Logger()
+
+
+def addressed(line: str, prefix: str, bot_name: str, direct: bool) -> str | None:
+    """The command part of ``line`` if it is meant for the bot, else None.
+
+    ``!task 1`` anywhere; ``kojibot: task 1`` or ``kojibot, task 1``; bare ``task 1`` in a DM.
+    """
+    line = line.strip()
+    if line.startswith(prefix):
+        rest = line[len(prefix):]
+        return rest.strip() if rest[:1].isalpha() else None
+    if bot_name:
+        lowered = line.lower()
+        for separator in (":", ","):
+            lead = bot_name.lower() + separator
+            if lowered.startswith(lead):
+                return line[len(lead):].strip() or None
+    return line if direct and line else None
+
+
+@dataclass
+class Context:
+    """What a command handler gets: who asked where, and the bot's services."""
+
+    incoming: Incoming
+    bot: Any
+    prefix: str
+
+    @property
+    def koji(self) -> txkoji.Connection:
+        return self.bot.koji
+
+
+class Dispatcher:
+    def __init__(self, registry: Registry, bot: Any, *, prefix: str = "!",
+                 admins: Iterable[str] = (), ignore: Iterable[str] = (),
+                 rate: RateLimit | None = None):
+        self.registry = registry
+        self.bot = bot
+        self.prefix = prefix
+        self.admins = {admin.lower() for admin in admins}
+        self.ignore = [pattern.lower() for pattern in ignore]
+        self.rate = rate or RateLimit(10)
+
+    def is_admin(self, incoming: Incoming) -> bool:
+        return incoming.identity.lower() in self.admins
+
+    def is_ignored(self, incoming: Incoming) -> bool:
+        names = {incoming.sender.lower(), incoming.identity.lower()}
+        return any(fnmatch.fnmatchcase(name, pattern)
+                   for pattern in self.ignore for name in names)
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """Every reply the line deserves (often none)."""
+        if self.is_ignored(incoming):
+            return []
+        line = addressed(incoming.text, self.prefix, incoming.bot_name, incoming.direct)
+        context = Context(incoming, self.bot, self.prefix)
+        if line is None:
+            return await self._listen(context)
+        name, _, rest = line.partition(" ")
+        command = self.registry.get(name)
+        if command is None:
+            return self._limited(incoming) or [Reply.to(incoming, text(
+                f"Unknown command {self.prefix}{name[:30]} — try {self.prefix}help"))]
+        return self._limited(incoming) or await self._run(command, rest.split(), context)
+
+    def _limited(self, incoming: Incoming) -> list[Reply] | None:
+        """None if the sender may go on; else the one-time notice (or silence)."""
+        if self.rate.allow(incoming.identity):
+            return None
+        if self.rate.should_warn(incoming.identity):
+            return [Reply.to(incoming, text(
+                f"You have sent {self.rate.per_minute} commands in a minute; "
+                "please wait a little."))]
+        return []
+
+    async def _run(self, command: Command, words: list[str], context: Context) -> list[Reply]:
+        incoming = context.incoming
+        if command.permission == "admin" and not self.is_admin(incoming):
+            return [Reply.to(incoming, text(f"{self.prefix}{command.name} is for bot admins."))]
+        if command.permission == "operator" and not (incoming.operator or
+                                                     self.is_admin(incoming)):
+            return [Reply.to(incoming, text(
+                f"{self.prefix}{command.name} needs channel operator rights here."))]
+        try:
+            arguments = command.parse(words)
+        except UsageError as exc:
+            return [Reply.to(incoming, text(f"{exc}. Usage: {command.usage(self.prefix)}"))]
+        return await self._call(command.name, command.handler, context, arguments)
+
+    async def _listen(self, context: Context) -> list[Reply]:
+        """Lines that are not commands: listeners may answer (these count as commands)."""
+        replies: list[Reply] = []
+        for listener in self.registry.listeners:
+            replies.extend(await self._call(listener.name, listener.handler, context, []))
+        if not replies:
+            return []
+        return self._limited(context.incoming) or replies
+
+    async def _call(self, name: str, handler, context: Context, arguments: list) -> list[Reply]:
+        try:
+            result = await handler(context, *arguments)
+        except txkoji.KojiTransportError as exc:
+            message = text(f"The Koji hub did not answer: {exc}")
+        except txkoji.KojiException as exc:
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            message = text(f"Koji hub {self.bot.koji.server} said: {first[:300]}")
+        except Exception:  # noqa: BLE001 - a plugin bug must not reach chat as a traceback
+            log.failure("{name} failed on {line!r}", name=name, line=context.incoming.text)
+            message = text(f"Sorry, {self.prefix}{name} failed; the error is in the bot's log.")
+        else:
+            return [Reply.to(context.incoming, m) for m in _messages(result)]
+        return [Reply.to(context.incoming, message)]
+
+
+def _messages(result: Any) -> list[Message]:
+    if result is None:
+        return []
+    if isinstance(result, Message):
+        return [result]
+    return [m for m in result if m is not None]

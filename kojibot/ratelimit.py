@@ -1,0 +1,43 @@
+"""Per-person command rate limit: at most N commands in any sliding minute."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+
+class RateLimit:
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
+                 window: float = 60.0):
+        self.per_minute = per_minute
+        self.window = window
+        self.clock = clock
+        self._times: dict[str, deque[float]] = {}
+        self._warned: dict[str, float] = {}
+
+    def allow(self, who: str) -> bool:
+        """Record a command by ``who``; False if it is over the limit (not recorded then)."""
+        now = self.clock()
+        times = self._times.setdefault(who, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if len(times) >= self.per_minute:
+            return False
+        times.append(now)
+        return True
+
+    def should_warn(self, who: str) -> bool:
+        """True once per window for someone over the limit, so they hear about it once."""
+        now = self.clock()
+        if now - self._warned.get(who, -self.window) < self.window:
+            return False
+        self._warned[who] = now
+        return True
+
+    def forget_idle(self) -> None:
+        """Drop people with no command in the window (keeps memory flat on busy networks)."""
+        now = self.clock()
+        for who in [w for w, t in self._times.items() if not t or now - t[-1] >= self.window]:
+            del self._times[who]
+            self._warned.pop(who, None)
