@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         settings = config.load(args.config) if args.config else config.defaults()
     except config.ConfigError as exc:
         for problem in exc.problems:
-            print(f"kojibot: {problem}", file=sys.stderr)
+            print(f"kojibot: {args.config}: {problem}", file=sys.stderr)
         return 2
 
     # Matrix (matrix-nio) needs the asyncio reactor: install it before anything imports one.

@@ -44,7 +44,11 @@ def _list(value: str) -> list[str]:
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     def convert(value: str) -> Any:
-        number = kind(value)
+        try:
+            number = kind(value)
+        except ValueError:
+            raise ValueError("expected a whole number" if kind is int else
+                             "expected a number") from None
         if number <= 0:
             raise ValueError("must be greater than zero")
         return number
@@ -52,7 +56,7 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def _port(value: str) -> int:
-    number = int(value)
+    number = int(value) if value.isdigit() else 0
     if not 0 < number < 65536:
         raise ValueError("must be a port number (1-65535)")
     return number
@@ -120,7 +124,7 @@ def parse(text: str, source: str = "<config>") -> SimpleNamespace:
     try:
         parser.read_string(text, source=source)
     except configparser.Error as exc:
-        raise ConfigError([f"{source}: {str(exc).splitlines()[0]}"]) from None
+        raise ConfigError([str(exc).splitlines()[0]]) from None
     problems: list[str] = []
     sections: dict[str, SimpleNamespace | None] = {}
     for section in parser.sections():
@@ -188,9 +192,9 @@ def load(path: str) -> SimpleNamespace:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     except OSError as exc:
-        raise ConfigError([f"{path}: {exc.strerror}"]) from None
+        raise ConfigError([f"cannot read: {exc.strerror}"]) from None
     except UnicodeDecodeError:
-        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+        raise ConfigError(["not UTF-8 text"]) from None
     return parse(text, source=path)
 
 
