@@ -80,12 +80,15 @@ class Dispatcher:
         context = Context(incoming, self.bot, self.prefix)
         if line is None:
             return await self._listen(context)
+        limited = self._limited(incoming)
+        if limited is not None:
+            return limited
         name, _, rest = line.partition(" ")
         command = self.registry.get(name)
         if command is None:
-            return self._limited(incoming) or [Reply.to(incoming, text(
+            return [Reply.to(incoming, text(
                 f"Unknown command {self.prefix}{name[:30]} — try {self.prefix}help"))]
-        return self._limited(incoming) or await self._run(command, rest.split(), context)
+        return await self._run(command, rest.split(), context)
 
     def _limited(self, incoming: Incoming) -> list[Reply] | None:
         """None if the sender may go on; else the one-time notice (or silence)."""
@@ -118,7 +121,8 @@ class Dispatcher:
             replies.extend(await self._call(listener.name, listener.handler, context, []))
         if not replies:
             return []
-        return self._limited(context.incoming) or replies
+        limited = self._limited(context.incoming)
+        return replies if limited is None else limited
 
     async def _call(self, name: str, handler, context: Context, arguments: list) -> list[Reply]:
         try:

@@ -1,5 +1,6 @@
 """Command declaration, parsing and addressing: pure, no reactor."""
 
+import re
 from typing import Annotated
 
 import pytest
@@ -46,7 +47,7 @@ def test_parse_converts_and_checks():
                            (["1", "2"], "too many arguments"), (["-5"], "ID must be a number")):
         with pytest.raises(UsageError, match=message):
             task.parse(words)
-    with pytest.raises(UsageError, match="missing ID|NVR"):
+    with pytest.raises(UsageError, match=re.escape("missing ID|NVR")):
         watch.parse([])
 
 
