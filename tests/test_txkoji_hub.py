@@ -29,8 +29,7 @@ async def test_build_task_is_rich(koji, hub_proxy, kojihub):
     task = await koji.getTaskInfo(task_id)
     assert isinstance(task, Task)
     assert task.method == "build" and task.state_name == "CLOSED"
-    assert task.package == raw["request"][0].split("/")[-1].split(".git")[0].split("#")[0] \
-        or task.package
+    assert task.package == kojihub.facts["builds"]["complete"]["package"]
     assert task.duration == _span(raw, "start_ts", "completion_ts")
     assert task.created == from_ts(raw["create_ts"]) and task.created.tzinfo is not None
     assert task.target == raw["request"][1]
@@ -66,7 +65,8 @@ async def test_container_build_task_id_from_extra(koji, hub_proxy, kojihub):
     builds = await koji.listBuilds(packageID="fedora-toolbox-container", state=1)
     assert len(builds) >= 5
     for build in builds:
-        raw = hub_proxy.getBuild(build["id"])
+        raw = hub_proxy.getBuild(build["build_id"])
+        assert build.url == f"{kojihub.weburl}/buildinfo?buildID={build['build_id']}"
         assert raw["task_id"] is None
         assert build.task_id == int(raw["extra"]["container_koji_task_id"])
 
@@ -88,7 +88,12 @@ async def test_descendents_are_tasks_with_arches(koji, hub_proxy, kojihub):
         t["id"] for kids in raw.values() for t in kids)
     arches = sorted(t.arch for t in children if t.method == "buildArch")
     assert arches == ["aarch64", "x86_64"]
-    assert all(isinstance(t, Task) and t.package for t in children)
+    assert all(isinstance(t, Task) for t in children)
+    package = kojihub.facts["builds"]["complete"]["package"]
+    assert {t.method: t.package for t in children if t.method != "tagBuild"} == {
+        "buildSRPMFromSCM": package, "buildArch": package}
+    (tag_task,) = [t for t in children if t.method == "tagBuild"]
+    assert tag_task.build_id == kojihub.facts["builds"]["complete"]["id"]
 
 
 @pytest_twisted.ensureDeferred

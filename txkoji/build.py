@@ -17,6 +17,11 @@ class Build(RichObject):
     web_param = "buildID"
 
     @property
+    def record_id(self) -> int | None:
+        """listBuilds names the id ``build_id``; getBuild and listTagged name it ``id``."""
+        return self.get("id", self.get("build_id"))
+
+    @property
     def nvr(self) -> str:
         if self.get("nvr"):
             return self["nvr"]

@@ -24,9 +24,14 @@ class RichObject(Munch):
         return obj
 
     @property
+    def record_id(self) -> int | None:
+        """The hub's id for this record."""
+        return self.get("id")
+
+    @property
     def url(self) -> str | None:
         """This record's kojiweb page, if the connection knows the kojiweb URL."""
         weburl = getattr(self.connection, "weburl", None)
-        if not weburl or self.get("id") is None:
+        if not weburl or self.record_id is None:
             return None
-        return f"{weburl.rstrip('/')}/{self.web_page}?{self.web_param}={self['id']}"
+        return f"{weburl.rstrip('/')}/{self.web_page}?{self.web_param}={self.record_id}"

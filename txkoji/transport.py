@@ -90,15 +90,31 @@ class Transport:
         raise AssertionError("unreachable")
 
     async def _post_once(self, url: str, body: bytes, headers: dict[str, str]) -> bytes:
+        """One request and its whole answer, within ``timeout`` seconds."""
         all_headers = Headers({"Content-Type": ["text/xml"], "User-Agent": ["txkoji"]})
         for name, value in headers.items():
             all_headers.setRawHeaders(name, [value])
-        request = self.http.post(url, data=body, headers=all_headers)
-        request.addTimeout(self.timeout, self.reactor)
-        response = await request
-        content = treq.content(response)
-        content.addTimeout(self.timeout, self.reactor)
-        data = await content
+        exchange = defer.Deferred.fromCoroutine(self._exchange(url, body, all_headers))
+        expired: list[bool] = []
+
+        def expire() -> None:
+            expired.append(True)
+            exchange.cancel()
+
+        timer = self.reactor.callLater(self.timeout, expire)
+        try:
+            return await exchange
+        except Exception:
+            if expired:
+                raise defer.TimeoutError(self.timeout) from None
+            raise
+        finally:
+            if timer.active():
+                timer.cancel()
+
+    async def _exchange(self, url: str, body: bytes, headers: Headers) -> bytes:
+        response = await self.http.post(url, data=body, headers=headers)
+        data = await treq.content(response)
         if response.code != 200:
             reason = data[:200].decode("utf-8", "replace").strip() or response.phrase.decode()
             raise KojiTransportError(f"HTTP {response.code}: {reason}", _public(url))

@@ -39,24 +39,24 @@ class ConsoleAdapter(Service):
         self.on_eof = on_eof
         self.output = output or sys.stdout
         self.user = getpass.getuser()
-        self.pending: set[defer.Deferred] = set()
+        self.last: defer.Deferred = defer.succeed(None)
 
     def startService(self) -> None:
         super().startService()
         stdio.StandardIO(_Lines(self))
 
     def heard(self, line: str) -> None:
+        """Lines are answered one after another, so answers come in the order asked."""
         if not line.strip():
             return
-        handled = defer.maybeDeferred(self.receive, Incoming(
-            network=self.network, sender=self.user, text=line, bot_name=self.bot_name))
-        self.pending.add(handled)
-        handled.addBoth(lambda _: self.pending.discard(handled))
+        incoming = Incoming(network=self.network, sender=self.user, text=line,
+                            bot_name=self.bot_name)
+        self.last.addBoth(lambda _: self.receive(incoming))
 
     def input_closed(self) -> None:
         """At end of input, finish the answers under way, then tell the owner."""
         if self.on_eof is not None:
-            defer.DeferredList(list(self.pending)).addBoth(lambda _: self.on_eof())
+            self.last.addBoth(lambda _: self.on_eof())
 
     def deliver(self, reply: Reply) -> None:
         self.output.write(render.plain(reply.message) + "\n")
