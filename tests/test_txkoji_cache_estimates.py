@@ -109,13 +109,15 @@ async def test_eta_of_finished_build_is_its_completion(koji, kojihub):
 
 
 @pytest_twisted.ensureDeferred
-async def test_eta_of_free_task_waits_for_channel_room(koji, kojihub):
+async def test_eta_of_free_task_waits_for_channel_room(koji, kojihub, hub_proxy):
     task = await koji.getTaskInfo(kojihub.facts["tasks"]["free"])
     assert task.state_name == "FREE" and task.package
-    eta = await estimates.estimate_completion(koji, task)
-    hosts = await koji.listHosts(channelID=task.channel_id, enabled=True, ready=True)
+    hosts = hub_proxy.listHosts({"channelID": task.channel_id, "enabled": True, "ready": True,
+                                 "__starstar": True})
+    assert sum(h["capacity"] for h in hosts) > 0, "the fixture's host must be ready"
+    queued = hub_proxy.listTasks({"state": [0], "channel_id": task.channel_id})
     average = await estimates.average_build_duration(koji, task.package)
-    if sum(h.capacity for h in hosts) > 0 and average is not None:
-        assert eta is not None and eta >= from_ts(0) + average
-    else:
-        assert eta is None
+    wait = estimates.wait_for_room(sum(h["capacity"] for h in hosts),
+                                   sum(h["task_load"] for h in hosts), queued, task, average)
+    now = from_ts(kojihub.facts["epoch_ts"])
+    assert await estimates.estimate_completion(koji, task, now=now) == now + wait + average

@@ -98,8 +98,10 @@ class BuildSeeder:
         self.note_build("canceled", canceled.build, f"glibc-2.40-17.{DIST}", "bob",
                         canceled.task, 6 * DAY + 3 * 3600, 300)
         self.tree("building", "alice", f"bash-5.3.0-1.{DIST}", "building")
-        nvr = f"systemd-256.11-1.{DIST}"
-        facts["tasks"]["free"] = self.sessions["bob"].build(scm("systemd", nvr), TARGET, {})
+        # queued, for a package with a build history so its ETA can be estimated
+        nvr = f"python-requests-2.32.4-1.{DIST}"
+        facts["tasks"]["free"] = self.sessions["bob"].build(scm("python-requests", nvr),
+                                                            TARGET, {})
         self.image()
         for index, duration in enumerate(CONTAINER_DURATIONS):
             self.container(index + 1, index * DAY + 12 * 3600, duration)
