@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+_EPSILON = 1e-9
+
 
 class TokenBucket:
     """``burst`` sends are free; after that, one more becomes free every ``1 / rate`` s."""
@@ -41,8 +43,8 @@ class TokenBucket:
     def take(self) -> bool:
         """Spend one send if one is available; False means wait ``delay()`` seconds."""
         self._refill()
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - _EPSILON:  # delay() rounds; its wait must be enough
+            self._tokens = max(0.0, self._tokens - 1.0)
             return True
         return False
 

@@ -35,3 +35,30 @@ def hub_proxy(kojihub):
     import xmlrpc.client
 
     return xmlrpc.client.ServerProxy(kojihub.url, allow_none=True, use_builtin_types=True)
+
+
+def _ircd(kind):
+    from tests import ircd
+
+    try:
+        server = ircd.start(kind)
+    except ircd.IRCdUnavailable as exc:
+        pytest.fail(f"{kind.name} unavailable: {exc}", pytrace=False)
+    yield server
+    ircd.cleanup(server)
+
+
+@pytest.fixture(scope="session")
+def ngircd():
+    """A real ngircd on loopback: plain ``port``, TLS ``tls_port`` signed by ``ca_file``."""
+    from tests.ircd import NgIRCd
+
+    yield from _ircd(NgIRCd)
+
+
+@pytest.fixture(scope="session")
+def inspircd():
+    """A real inspircd with fakelag, +c and atheme services (NickServ, SASL) on loopback."""
+    from tests.ircd import InspIRCd
+
+    yield from _ircd(InspIRCd)
