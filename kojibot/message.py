@@ -54,3 +54,14 @@ def link(url: str | None) -> Span | None:
 
 def code(value: object) -> Span:
     return Span(str(value), "code")
+
+
+def to_json(message: Message) -> list:
+    """The message as JSON-ready data (for the persisted outbox)."""
+    return [part if isinstance(part, str) else
+            {"text": part.text, "style": part.style, "state": part.state, "url": part.url}
+            for part in message.parts]
+
+
+def from_json(data: list) -> Message:
+    return Message([part if isinstance(part, str) else Span(**part) for part in data])
