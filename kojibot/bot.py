@@ -13,6 +13,8 @@ from kojibot.chat import Adapter, Incoming, Reply
 from kojibot.commands import load_plugins
 from kojibot.dispatcher import Dispatcher
 from kojibot.ratelimit import RateLimit
+from kojibot.store import Store
+from kojibot.subscriptions import SubscriptionIndex
 
 log = Logger()
 
@@ -31,6 +33,8 @@ class Bot(MultiService):
         super().__init__()
         self.config = config
         self.koji = koji or connect_koji(config.koji)
+        self.store = Store(config.bot.state)
+        self.subscriptions = SubscriptionIndex(self.store.subscriptions())
         self.registry = load_plugins(config.bot.plugins)
         self.dispatcher = Dispatcher(
             self.registry, self, prefix=config.bot.prefix, admins=config.bot.admins,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from kojibot.message import Message
@@ -47,11 +48,20 @@ class Target:
 
 @dataclass(frozen=True)
 class Reply:
-    """A message for a target; ``mention`` prefixes it with the asker's name in a room."""
+    """A message for a target; ``mention`` prefixes it with the asker's name in a room.
+
+    ``on_sent`` is called once the adapter has written the whole message to the network
+    (the persisted outbox deletes its rows then).
+    """
 
     target: Target
     message: Message
     mention: str | None = None
+    on_sent: Callable[[], object] | None = field(default=None, compare=False)
+
+    def sent(self) -> None:
+        if self.on_sent is not None:
+            self.on_sent()
 
     @classmethod
     def to(cls, incoming: Incoming, message: Message) -> Reply:
@@ -66,5 +76,10 @@ class Adapter(Protocol):
 
     network: str
 
+    @property
+    def ready(self) -> bool:
+        """Connected and able to send now."""
+
     def deliver(self, reply: Reply) -> None:
-        """Render ``reply`` for this network and queue it for sending (paced, in order)."""
+        """Render ``reply`` for this network and queue it for sending (paced, in order);
+        call ``reply.sent()`` once it is written."""

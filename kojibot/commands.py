@@ -6,7 +6,7 @@
 
 Parameters after ``ctx`` are the arguments: the annotation's type converts the word
 (int or str), the Annotated label names it in the usage line, a default makes it
-optional, ``*rest`` takes the remaining words (at least one). Parsing never raises anything but
+optional, ``*rest`` takes the remaining words (none or more). Parsing never raises anything but
 UsageError.
 """
 
@@ -34,7 +34,7 @@ class Param:
 
     def usage(self) -> str:
         if self.rest:
-            return f"{self.label} [{self.label}...]"
+            return f"[{self.label}...]"
         return f"[{self.label}]" if self.optional else self.label
 
 
@@ -55,10 +55,7 @@ class Command:
         values: list[Any] = []
         for index, param in enumerate(self.params):
             if param.rest:
-                rest = words[index:]
-                if not rest and not param.optional:
-                    raise UsageError(f"missing {param.label}")
-                values.extend(_convert(param, word) for word in rest)
+                values.extend(_convert(param, word) for word in words[index:])
                 return values
             if index >= len(words):
                 if param.optional:

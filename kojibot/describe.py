@@ -96,3 +96,53 @@ def user_line(user: dict, url: str | None) -> Message:
     if url:
         message.add(" — ", link(url))
     return message
+
+
+# Bus events ------------------------------------------------------------------------------
+
+BUILD_VERBS = {"BUILDING": "started", "COMPLETE": "completed", "FAILED": "failed",
+               "CANCELED": "canceled", "DELETED": "deleted"}
+
+
+def build_event_line(build: Build, new: str, old: str | None, owner: str | None,
+                     url: str | None) -> Message:
+    """``bash-5.2-1.fc41 COMPLETE (was BUILDING) by alice, took 25m 10s — link``."""
+    message = text(bold(build.nvr), " ", state(new))
+    if old and old != new:
+        message.add(f" (was {old})")
+    if owner:
+        message.add(f" by {owner}")
+    if new != "BUILDING" and build.duration is not None:
+        message.add(f", took {timefmt.duration(build.duration)}")
+    if url:
+        message.add(" — ", link(url))
+    return message
+
+
+def tag_event_line(build: Build, action: str, tag: str, user: str | None,
+                   url: str | None) -> Message:
+    """``bash-5.2-1.fc41 tagged into f41-updates by bodhi — link``."""
+    verb = "tagged into" if action == "tag" else "untagged from"
+    message = text(bold(build.nvr), f" {verb} {tag}")
+    if user:
+        message.add(f" by {user}")
+    if url:
+        message.add(" — ", link(url))
+    return message
+
+
+def digest_line(summaries: list[str], shown: int = 3) -> Message:
+    """Many events for one room as one line: ``12 builds completed: a, b, c +9 more``.
+
+    A summary is ``"<what happened>\\t<subject>"`` (see ``kojibot.relay``).
+    """
+    pairs = [summary.partition("\t")[::2] for summary in summaries]
+    verbs = {verb for verb, _ in pairs}
+    if len(verbs) == 1:
+        head = f"{len(pairs)} {verbs.pop()}: "
+        items = [subject for _, subject in pairs]
+    else:
+        head = f"{len(pairs)} build events: "
+        items = [f"{subject} {verb.split(' ', 1)[-1]}" for verb, subject in pairs]
+    more = f" +{len(items) - shown} more" if len(items) > shown else ""
+    return text(head, ", ".join(items[:shown]) + more)

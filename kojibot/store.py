@@ -55,6 +55,17 @@ class Subscription:
 
 
 @dataclass(frozen=True)
+class OutboxEntry:
+    """A message to queue: where it goes, a short summary for digests, the message parts."""
+
+    network: str
+    target: str
+    direct: bool
+    summary: str
+    message: list
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     id: int
     network: str
@@ -126,27 +137,26 @@ class Store:
 
     # Relayed events and the outbox
 
-    def was_relayed(self, key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM relayed_event WHERE key=?",
-                               (key,)).fetchone() is not None
+    def record_events(self, events: Iterable[tuple[str, list[OutboxEntry]]]) -> int:
+        """Queue each event's messages and remember its key, all in one transaction.
 
-    def record_event(self, key: str, rows: Iterable[tuple[str, str, bool, str, list]]) -> bool:
-        """Queue an event's messages and remember its key, atomically.
-
-        Returns False (and queues nothing) if the event was relayed before.
+        An event whose key was recorded before is skipped whole (a redelivery); returns
+        how many events were new.
         """
         now = self.clock()
+        new = 0
         with self.transaction() as db:
-            inserted = db.execute("INSERT OR IGNORE INTO relayed_event (key, at) VALUES (?, ?)",
-                                  (key, now)).rowcount
-            if not inserted:
-                return False
-            db.executemany(
-                "INSERT INTO outbox (network, target, direct, summary, message, created)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(network, target, int(direct), summary, json.dumps(message), now)
-                 for network, target, direct, summary, message in rows])
-        return True
+            for key, entries in events:
+                if not db.execute("INSERT OR IGNORE INTO relayed_event (key, at) VALUES (?, ?)",
+                                  (key, now)).rowcount:
+                    continue
+                new += 1
+                db.executemany(
+                    "INSERT INTO outbox (network, target, direct, summary, message, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(e.network, e.target, int(e.direct), e.summary, json.dumps(e.message), now)
+                     for e in entries])
+        return new
 
     def pending(self, network: str | None = None) -> list[OutboxRow]:
         """Undelivered rows, oldest first (per network if given)."""

@@ -17,12 +17,12 @@ _names = itertools.count(1)
 
 
 @pytest_twisted.async_yield_fixture
-async def irc_bot(kojihub, ngircd):
+async def irc_bot(kojihub, ngircd, tmp_path):
     """The bot on ngircd in channel #koji-N (its adapter), a scripted user in it, the channel."""
     n = next(_names)
     channel, nick = f"#koji-{n}", f"kojibot{n}"
     settings = config.parse(
-        f"[bot]\nnick = {nick}\nrate = 1000\n"
+        f"[bot]\nnick = {nick}\nrate = 1000\nstate = {tmp_path}/state.sqlite3\n"
         f"[koji]\nserver = {kojihub.url}\nweburl = {kojihub.weburl}\n"
         f"[irc]\nhost = 127.0.0.1\nport = {ngircd.port}\ntls = no\nchannels = {channel}\n"
         "line_rate = 5\n")

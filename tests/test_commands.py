@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kojibot import config
 from kojibot.commands import Registry, UsageError, command, load_plugins
 from kojibot.dispatcher import addressed
 
@@ -27,7 +28,7 @@ async def help_(ctx, name: Annotated[str, "COMMAND"] = ""):
 
 
 @command("watch")
-async def watch(ctx, *refs: Annotated[str, "ID|NVR"]):
+async def watch(ctx, ref: Annotated[str, "ID|NVR"], *more: Annotated[str, "ID|NVR"]):
     """Watch."""
 
 
@@ -49,6 +50,7 @@ def test_parse_converts_and_checks():
             task.parse(words)
     with pytest.raises(UsageError, match=re.escape("missing ID|NVR")):
         watch.parse([])
+    assert watch.parse(["1"]) == ["1"]
 
 
 @given(st.lists(st.text(max_size=30), max_size=6))
@@ -94,6 +96,7 @@ def test_registry_refuses_twins_and_unknown_plugins():
 
 
 def test_builtin_plugins_load():
-    registry = load_plugins(["help", "task", "build", "user", "eta", "latest", "links"])
-    assert registry.names() == ["build", "eta", "help", "latest", "task", "user"]
+    registry = load_plugins(config.defaults().bot.plugins)
+    assert registry.names() == ["build", "eta", "help", "latest", "subscribe", "subscriptions",
+                                "task", "unsubscribe", "user"]
     assert [listener.name for listener in registry.listeners] == ["kojiweb_links"]

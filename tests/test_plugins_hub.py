@@ -12,8 +12,9 @@ from kojibot.chat import Incoming
 
 
 @pytest.fixture(scope="module")
-def bot(kojihub):
-    settings = config.parse(f"[bot]\nrate = 1000\n"
+def bot(kojihub, tmp_path_factory):
+    state = tmp_path_factory.mktemp("state") / "state.sqlite3"
+    settings = config.parse(f"[bot]\nrate = 1000\nstate = {state}\n"
                             f"[koji]\nserver = {kojihub.url}\nweburl = {kojihub.weburl}\n")
     return Bot(settings)
 
@@ -106,17 +107,19 @@ async def test_pasted_link_is_answered_like_the_command(bot, kojihub):
 @pytest_twisted.ensureDeferred
 async def test_help(bot):
     assert await ask(bot, "!help") == (
-        "Commands: build, eta, help, latest, task, user. !help COMMAND tells more.")
+        "Commands: build, eta, help, latest, subscribe, subscriptions, task, unsubscribe, user."
+        " !help COMMAND tells more.")
     assert await ask(bot, "!help task") == (
         "Usage: !task ID — Show a task: method, package, arch, state, owner, times or ETA, "
         "and its kojiweb link.")
 
 
 @pytest_twisted.ensureDeferred
-async def test_hub_down_is_one_line_within_10_s(kojihub):
+async def test_hub_down_is_one_line_within_10_s(kojihub, tmp_path):
     from twisted.internet import reactor
 
-    settings = config.parse("[koji]\nserver = http://127.0.0.1:9/kojihub\n")
+    settings = config.parse(f"[bot]\nstate = {tmp_path}/state.sqlite3\n"
+                            "[koji]\nserver = http://127.0.0.1:9/kojihub\n")
     down = Bot(settings)
     started = reactor.seconds()
     line = await ask(down, "!task 1")
@@ -127,7 +130,8 @@ async def test_hub_down_is_one_line_within_10_s(kojihub):
 
 def test_console_answers_from_stdin(kojihub, tmp_path):
     ini = tmp_path / "bot.ini"
-    ini.write_text(f"[koji]\nserver = {kojihub.url}\nweburl = {kojihub.weburl}\n")
+    ini.write_text(f"[bot]\nstate = {tmp_path}/state.sqlite3\n"
+                   f"[koji]\nserver = {kojihub.url}\nweburl = {kojihub.weburl}\n")
     task_id = kojihub.facts["builds"]["complete"]["task_id"]
     run = subprocess.run([sys.executable, "-m", "kojibot.cli", "--console", "--config", str(ini),
                           "--log-level", "error"], input=f"task {task_id}\nhelp\n",

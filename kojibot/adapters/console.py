@@ -58,6 +58,9 @@ class ConsoleAdapter(Service):
         if self.on_eof is not None:
             self.last.addBoth(lambda _: self.on_eof())
 
+    ready = True
+
     def deliver(self, reply: Reply) -> None:
         self.output.write(render.plain(reply.message) + "\n")
         self.output.flush()
+        reply.sent()

@@ -1,0 +1,111 @@
+"""The persisted outbox: queued event lines go to their rooms, paced and coalesced.
+
+Rows stay in SQLite until the adapter has written them, so lines queued while a network
+is down (or the bot is stopped) go out after the reconnect. Each room gets at most
+``coalesce`` single lines per ``window`` seconds; beyond that, the rest of the window's
+events become one digest line at the window's end. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping
+
+from twisted.logger import Logger
+
+from kojibot.chat import Adapter, Reply, Target
+from kojibot.describe import digest_line
+from kojibot.message import from_json
+from kojibot.store import OutboxRow, Store
+
+log = Logger()
+
+IN_FLIGHT = 50  # replies handed to one adapter and not yet written
+RETRY = 2.0  # seconds between looks at networks that are not ready
+
+
+class OutboxPump:
+    def __init__(self, store: Store, adapters: Mapping[str, Adapter], *, coalesce: int = 5,
+                 window: float = 10.0, reactor=None, clock: Callable[[], float] = time.time):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.store = store
+        self.adapters = adapters
+        self.coalesce = coalesce
+        self.window = window
+        self.reactor = reactor
+        self.clock = clock
+        self.in_flight: set[int] = set()
+        self.recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self.held_since: dict[tuple[str, str], float] = {}
+        self._call = None
+
+    def kick(self, delay: float = 0.0) -> None:
+        """Look at the outbox soon (new rows, a network back, a window ending)."""
+        if self._call is not None and self._call.active():
+            if self._call.getTime() <= self.reactor.seconds() + delay:
+                return
+            self._call.cancel()
+        self._call = self.reactor.callLater(delay, self.pump)
+
+    def stop(self) -> None:
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+
+    def pump(self) -> None:
+        now = self.clock()
+        waiting: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
+        for row in self.store.pending():
+            if row.id not in self.in_flight:
+                waiting[(row.network, row.target)].append(row)
+        next_look: float | None = None
+        for (network, target), rows in waiting.items():
+            adapter = self.adapters.get(network)
+            if adapter is None or not adapter.ready:
+                next_look = RETRY if next_look is None else min(next_look, RETRY)
+                continue
+            delay = self._send(adapter, (network, target), rows, now)
+            if delay is not None:
+                next_look = delay if next_look is None else min(next_look, delay)
+        if next_look is not None:
+            self.kick(next_look)
+
+    def _send(self, adapter: Adapter, key: tuple[str, str], rows: list[OutboxRow],
+              now: float) -> float | None:
+        """Hand what may go now to the adapter; seconds until the next look, if needed."""
+        budget = IN_FLIGHT - sum(1 for _ in self.in_flight)
+        if budget <= 0:
+            return RETRY
+        recent = self.recent[key]
+        while recent and now - recent[0] >= self.window:
+            recent.popleft()
+        singles = max(0, self.coalesce - len(recent)) if key not in self.held_since else 0
+        for row in rows[:min(singles, budget)]:
+            self._hand(adapter, key, [row], from_json(row.message))
+            recent.append(now)
+        held = rows[min(singles, budget):]
+        if not held:
+            return None
+        started = self.held_since.setdefault(key, now)
+        if now - started < self.window:
+            return started + self.window - now
+        del self.held_since[key]
+        message = from_json(held[0].message) if len(held) == 1 else digest_line(
+            [row.summary for row in held])
+        self._hand(adapter, key, held, message)
+        recent.append(now)
+        return None
+
+    def _hand(self, adapter: Adapter, key: tuple[str, str], rows: list[OutboxRow],
+              message) -> None:
+        ids = [row.id for row in rows]
+        self.in_flight.update(ids)
+
+        def written() -> None:
+            self.store.delivered(ids)
+            self.in_flight.difference_update(ids)
+            self.kick()
+
+        adapter.deliver(Reply(Target(key[0], key[1], direct=rows[0].direct), message,
+                              on_sent=written))
