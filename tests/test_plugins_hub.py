@@ -75,8 +75,12 @@ async def test_user_line(bot, kojihub, hub_proxy):
 
 @pytest_twisted.ensureDeferred
 async def test_eta_and_latest(bot, kojihub, hub_proxy):
+    average = hub_proxy.getAverageBuildDuration("bash")
+    building = kojihub.facts["builds"]["building"]["nvr"]
     line = await ask(bot, "!eta bash")
-    assert line.startswith("bash: average build ")
+    minutes, seconds = divmod(int(average), 60)
+    assert line.startswith(f"bash: average build {minutes}m {seconds:02d}s; 1 building: "
+                           f"{building} ETA ")
     latest = hub_proxy.getLatestBuilds("f41-updates", None, hub_proxy.listTagged(
         "f41-updates")[0]["package_name"])[0]
     line = await ask(bot, f"!latest f41-updates {latest['package_name']}")
