@@ -12,6 +12,7 @@ import txkoji
 from kojibot.chat import Adapter, Incoming, Reply
 from kojibot.commands import load_plugins
 from kojibot.dispatcher import Dispatcher
+from kojibot.outbox import OutboxPump
 from kojibot.ratelimit import RateLimit
 from kojibot.store import Store
 from kojibot.subscriptions import SubscriptionIndex
@@ -40,6 +41,8 @@ class Bot(MultiService):
             self.registry, self, prefix=config.bot.prefix, admins=config.bot.admins,
             ignore=config.bot.ignore, rate=RateLimit(config.bot.rate))
         self.adapters: dict[str, Adapter] = {}
+        self.outbox = OutboxPump(self.store, self.adapters, coalesce=config.bot.digest_after,
+                                 window=config.bot.digest_window)
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.network] = adapter
@@ -66,6 +69,11 @@ class Bot(MultiService):
             return
         adapter.deliver(reply)
 
+    def startService(self) -> None:
+        super().startService()
+        self.outbox.kick()  # lines queued before a stop or crash
+
     def stopService(self):
+        self.outbox.stop()
         stopped = super().stopService()
         return defer.DeferredList([defer.maybeDeferred(lambda: stopped), self.koji.close()])

@@ -89,6 +89,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
                                  "subscriptions"]),
         "state": Field(str, None),
         "rate": Field(_positive(int), 10),
+        "digest_after": Field(_positive(int), 5),
+        "digest_window": Field(_positive(float), 10.0),
     },
     "koji": {
         "profile": Field(str),
