@@ -58,6 +58,7 @@ def test_package_from_src():
     assert package_from_src("git://pkgs.example.test/rpms/python-foo?#abc") == "python-foo"
     assert package_from_src("cli-build/1.2/python-foo-1.0-1.fc41.src.rpm") == "python-foo"
     assert package_from_src(None) is None
+    assert package_from_src("git+https://[::1/rpms/odd.git#1") == "odd"
 
 
 def test_task_times_are_aware_utc():

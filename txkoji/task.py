@@ -50,7 +50,10 @@ def package_from_src(src: Any) -> str | None:
     if match:
         return match["name"]
     url = src.split("#", 1)[0]
-    path = urlsplit(url).path or url
+    try:
+        path = urlsplit(url).path or url
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        path = url
     return posixpath.basename(path.rstrip("/")).removesuffix(".git") or None
 
 
