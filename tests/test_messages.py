@@ -250,8 +250,6 @@ MALFORMED = [
      "body.info.completion_ts is not a time: 1e+300"),
     (TF, {}, _info("task_free", request="<methodCall><params>"),
      "body.info.request is unreadable XML-RPC"),
-    (TF, {}, _info("task_free", request=["git+https://[::1/x", "f41", {}]),
-     "body.info.request is unusable: Invalid IPv6 URL"),
     (TF, {}, _edit("task_free", lambda b: b.pop("info")), "body has no info"),
     ("koji.build.tag", {}, _edit("build_tag", lambda b: b["build"].update(
         creation_ts=None, creation_time="0001-01-01 00:00:00+01:00")),

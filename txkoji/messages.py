@@ -334,10 +334,6 @@ def _task(body: dict) -> tuple[Task, str | None, int | None]:
     task["owner"] = owner_id = raw_owner if type(raw_owner) is int else None
     if owner:
         task["owner_name"] = owner
-    try:
-        task.label  # noqa: B018 - reads the request as renderers will (e.g. its SCM URL)
-    except ValueError as exc:
-        raise MalformedMessage(f"body.info.request is unusable: {exc}") from None
     return task, owner, owner_id
 
 
