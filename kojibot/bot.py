@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from twisted.application.service import MultiService
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 import txkoji
@@ -18,6 +18,10 @@ from kojibot.store import Store
 from kojibot.subscriptions import SubscriptionIndex
 
 log = Logger()
+
+# Dedupe keys of relayed events are kept this long: enough to absorb redeliveries, short
+# enough that a build re-tagged later is relayed again (protonmsg tag events carry no id).
+RELAYED_KEY_AGE = 3600.0
 
 
 def connect_koji(settings: SimpleNamespace) -> txkoji.Connection:
@@ -72,8 +76,13 @@ class Bot(MultiService):
     def startService(self) -> None:
         super().startService()
         self.outbox.kick()  # lines queued before a stop or crash
+        self._pruning = task.LoopingCall(
+            lambda: self.store.forget_events_before(self.store.clock() - RELAYED_KEY_AGE))
+        self._pruning.start(RELAYED_KEY_AGE / 6)
 
     def stopService(self):
         self.outbox.stop()
+        if self._pruning.running:
+            self._pruning.stop()
         stopped = super().stopService()
         return defer.DeferredList([defer.maybeDeferred(lambda: stopped), self.koji.close()])
