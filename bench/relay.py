@@ -26,8 +26,8 @@ from twisted.internet import defer
 from kojibot.relay import Relay
 from kojibot.store import Store, Subscription
 from kojibot.subscriptions import DEFAULT_EVENTS, SubscriptionIndex
+from tests.busmessages import FEDORA_BUILD, fedora_build
 
-FEDORA_KEY = "org.fedoraproject.prod.buildsys.build.state.change"
 FEDORA_HEADERS = {"fedora_messaging_schema": "koji_fedoramessaging.build.BuildStateChangeV1"}
 
 
@@ -42,18 +42,10 @@ class Delivery:
 
 
 def bodies(count: int, packages: int = 20000, seed: int = 7) -> list[bytes]:
-    """Build-completed events of random packages; about half have a subscriber."""
+    """Build-completed or -failed events of random packages; about half have a subscriber."""
     rng = random.Random(seed)
-    out = []
-    for n in range(count):
-        name = f"pkg{rng.randrange(packages)}"
-        out.append(json.dumps({
-            "build_id": n + 1, "name": name, "version": "1.0", "release": f"{n}.fc41",
-            "epoch": None, "owner": f"user{n % 50}", "old": 0, "new": rng.choice((1, 3)),
-            "attribute": "state", "task_id": n + 100, "instance": "primary", "request": None,
-            "creation_time": "2026-01-05T10:00:00+00:00",
-            "completion_time": "2026-01-05T10:25:10+00:00"}).encode())
-    return out
+    return [fedora_build(n + 1, f"pkg{rng.randrange(packages)}", rng.choice((1, 3)),
+                         owner=f"user{n % 50}", task_id=n + 100) for n in range(count)]
 
 
 def subscriptions(count: int = 10000) -> list[Subscription]:
@@ -66,7 +58,7 @@ def subscriptions(count: int = 10000) -> list[Subscription]:
 
 def in_process(events: int) -> dict[str, float]:
     payloads = bodies(events)
-    deliveries = [Delivery(FEDORA_KEY, FEDORA_HEADERS, body, n, False, f"m{n}")
+    deliveries = [Delivery(FEDORA_BUILD, FEDORA_HEADERS, body, n, False, f"m{n}")
                   for n, body in enumerate(payloads)]
     start = time.perf_counter()
     for body in payloads:

@@ -14,6 +14,7 @@ from kojibot.commands import load_plugins
 from kojibot.dispatcher import Dispatcher
 from kojibot.outbox import OutboxPump
 from kojibot.ratelimit import RateLimit
+from kojibot.relay import Relay
 from kojibot.store import Store
 from kojibot.subscriptions import SubscriptionIndex
 
@@ -47,6 +48,12 @@ class Bot(MultiService):
         self.adapters: dict[str, Adapter] = {}
         self.outbox = OutboxPump(self.store, self.adapters, coalesce=config.bot.digest_after,
                                  window=config.bot.digest_window)
+        self.relay = Relay(self.store, self.subscriptions, self.koji,
+                           on_queued=self.outbox.kick)
+        if config.amqp is not None:
+            from kojibot.amqp import consumer_from_config
+
+            consumer_from_config(config.amqp, self.relay.handle).setServiceParent(self)
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.network] = adapter

@@ -112,8 +112,9 @@ def build_event_line(build: Build, new: str, old: str | None, owner: str | None,
         message.add(f" (was {old})")
     if owner:
         message.add(f" by {owner}")
-    if new != "BUILDING" and build.duration is not None:
-        message.add(f", took {timefmt.duration(build.duration)}")
+    took = build.duration if new != "BUILDING" else None
+    if took is not None:
+        message.add(f", took {timefmt.duration(took)}")
     if url:
         message.add(" — ", link(url))
     return message

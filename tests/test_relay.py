@@ -1,7 +1,6 @@
 """Relay and outbox without a broker or chat server: deliveries are made here, the
 adapter is a recorder standing in for IRC/Matrix (those run for real in test_relay_e2e.py)."""
 
-import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -12,6 +11,7 @@ from kojibot.outbox import OutboxPump
 from kojibot.relay import Relay
 from kojibot.store import Store, Subscription
 from kojibot.subscriptions import DEFAULT_EVENTS, EVENTS, SubscriptionIndex
+from tests.busmessages import FEDORA_BUILD, fedora_build
 
 WEB = "https://koji.example.test/koji"
 
@@ -26,15 +26,9 @@ class Delivery:
     message_id: str | None = None
 
 
-def build_change(build_id, name, new, old=0, owner="alice", msg_id=None):
-    body = {"build_id": build_id, "name": name, "version": "1.0", "release": f"{build_id}.fc41",
-            "epoch": None, "owner": owner, "old": old, "new": new, "attribute": "state",
-            "task_id": None, "instance": "primary", "request": None,
-            "creation_time": "2026-01-05T10:00:00+00:00",
-            "completion_time": "2026-01-05T10:25:10+00:00" if new != 0 else None}
-    return Delivery("org.fedoraproject.prod.buildsys.build.state.change",
-                    {"fedora_messaging_schema": "koji_fedoramessaging.build.BuildStateChangeV1"},
-                    json.dumps(body).encode(), message_id=msg_id or f"m-{build_id}-{new}")
+def build_change(build_id, name, new, old=0, owner="alice"):
+    return Delivery(FEDORA_BUILD, {}, fedora_build(build_id, name, new, owner=owner, old=old),
+                    message_id=f"m-{build_id}-{new}")
 
 
 class Recorder:

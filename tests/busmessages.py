@@ -1,0 +1,57 @@
+"""Helpers for relay tests: Fedora-shaped bus messages, publishing, counting lines."""
+
+import json
+import re
+
+import pika
+from twisted.internet import reactor, task
+
+from kojibot.render import strip_irc_formatting
+
+FEDORA_BUILD = "org.fedoraproject.prod.buildsys.build.state.change"
+
+
+def fedora_build(build_id, name, new, owner="alice", release=None, old=0, task_id=None):
+    """A koji-fedoramessaging build.state.change body (new/old are state numbers)."""
+    return json.dumps({
+        "build_id": build_id, "name": name, "version": "1.0",
+        "release": release or f"{build_id}.fc41", "epoch": None, "owner": owner, "old": old,
+        "new": new, "attribute": "state", "task_id": task_id, "instance": "primary",
+        "request": None, "creation_time": "2026-01-05T10:00:00+00:00",
+        "completion_time": None if new == 0 else "2026-01-05T10:25:10+00:00"}).encode()
+
+
+def publish(url, messages):
+    """Publish (routing key, body) pairs persistently with pika; blocking, run in a thread."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    for routing_key, body in messages:
+        channel.basic_publish("amq.topic", routing_key, body,
+                              pika.BasicProperties(delivery_mode=2,
+                                                   content_type="application/json"))
+    connection.close()
+
+
+def lines_from(user, nick):
+    return [strip_irc_formatting(h.text) for h in user.messages() if h.nick == nick]
+
+
+def count_events(lines, marker):
+    """Events shown in single lines and digests ("N builds completed: ...") about marker."""
+    total, names = 0, []
+    for line in lines:
+        digest = re.match(r"(\d+) builds \w+: (.*)", line)
+        if digest and marker in digest.group(2):
+            total += int(digest.group(1))
+        elif marker in line:
+            total += 1
+            names.append(line.split()[0])
+    return total, names
+
+
+async def until(probe, timeout):
+    """Wait (without blocking the reactor) until probe() is true."""
+    deadline = reactor.seconds() + timeout
+    while not probe():
+        assert reactor.seconds() < deadline, f"not true within {timeout} s"
+        await task.deferLater(reactor, 0.25, lambda: None)
