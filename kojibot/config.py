@@ -118,6 +118,17 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "line_rate": Field(_positive(float), 1.0),
         "burst": Field(_positive(int), 10),
     },
+    "amqp": {
+        "url": Field(str, required=True),
+        "exchange": Field(str, "amq.topic"),
+        "queue": Field(str, "kojibot"),
+        "topics": Field(_list, ["koji.#", "org.fedoraproject.*.buildsys.#"]),
+        "prefetch": Field(_positive(int), 500),
+        "dead_letter_exchange": Field(str),
+        "ca": Field(str),
+        "cert": Field(str),
+        "key": Field(str),
+    },
 }
 
 

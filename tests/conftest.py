@@ -62,3 +62,29 @@ def inspircd():
     from tests.ircd import InspIRCd
 
     yield from _ircd(InspIRCd)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq():
+    """A private RabbitMQ node (tests/rabbitmq.py): AMQP 0-9-1 and 1.0, TLS, restartable."""
+    from tests import rabbitmq as node
+
+    try:
+        broker = node.start()
+    except node.RabbitMQUnavailable as exc:
+        pytest.fail(f"RabbitMQ unavailable: {exc}", pytrace=False)
+    yield broker
+    broker.cleanup()
+
+
+@pytest.fixture(scope="session")
+def proton_kojihub(rabbitmq):
+    """A seeded hub whose koji protonmsg plugin publishes to ``rabbitmq`` (amq.topic koji.#)."""
+    from tests import protonhub
+
+    try:
+        hub = protonhub.start(rabbitmq.port)
+    except (protonhub.ProtonUnavailable, HubUnavailable) as exc:
+        pytest.fail(f"koji hub with protonmsg unavailable: {exc}", pytrace=False)
+    yield hub
+    hub.stop()

@@ -1,5 +1,6 @@
-"""Command line: `fetch` caches the koji sdist (tests/install-deps runs it); `start` runs
-a seeded hub for manual poking and prints where it is and what it holds."""
+"""Command line: `fetch` caches the koji sdist and the hub's venv with python-qpid-proton
+(tests/install-deps runs it); `start` runs a seeded hub for manual poking and prints where
+it is and what it holds."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from .hub import HubUnavailable, KojiHub
 
 
 def fetch() -> int:
+    from tests import protonhub
+
     try:
         print(sdist.fetch())
-    except sdist.FetchError as exc:
+        print(protonhub.ensure_venv())
+    except (sdist.FetchError, protonhub.ProtonUnavailable) as exc:
         print(f"kojihub fetch: {exc}", file=sys.stderr)
         return 1
     return 0
