@@ -36,14 +36,15 @@ def lines_from(user, nick):
     return [strip_irc_formatting(h.text) for h in user.messages() if h.nick == nick]
 
 
-def count_events(lines, marker):
-    """Events shown in single lines and digests ("N builds completed: ...") about marker."""
+def count_events(lines, package):
+    """Build events of ``package`` shown, counting single lines (they start with its NVR)
+    and digests ("N builds completed: NVR, ..."); also the NVRs of the single lines."""
     total, names = 0, []
     for line in lines:
         digest = re.match(r"(\d+) builds \w+: (.*)", line)
-        if digest and marker in digest.group(2):
+        if digest and digest.group(2).startswith(f"{package}-"):
             total += int(digest.group(1))
-        elif marker in line:
+        elif line.startswith(f"{package}-"):
             total += 1
             names.append(line.split()[0])
     return total, names
