@@ -1,12 +1,12 @@
 """Relay and outbox without a broker or chat server: deliveries are made here, the
 adapter is a recorder standing in for IRC/Matrix (those run for real in test_relay_e2e.py)."""
 
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest_twisted
 from twisted.internet.task import Clock
 
+from kojibot.amqpwire import Delivery
 from kojibot.outbox import OutboxPump
 from kojibot.relay import Relay
 from kojibot.store import Store, Subscription
@@ -16,19 +16,9 @@ from tests.busmessages import FEDORA_BUILD, fedora_build
 WEB = "https://koji.example.test/koji"
 
 
-@dataclass
-class Delivery:
-    routing_key: str
-    headers: dict
-    body: bytes
-    delivery_tag: int = 1
-    redelivered: bool = False
-    message_id: str | None = None
-
-
 def build_change(build_id, name, new, old=0, owner="alice"):
     return Delivery(FEDORA_BUILD, {}, fedora_build(build_id, name, new, owner=owner, old=old),
-                    message_id=f"m-{build_id}-{new}")
+                    build_id, False, message_id=f"m-{build_id}-{new}")
 
 
 class Recorder:
@@ -97,8 +87,8 @@ async def test_event_filters(tmp_path):
 @pytest_twisted.ensureDeferred
 async def test_malformed_is_rejected_and_the_rest_delivered(tmp_path):
     store, relay = setup([sub("#a", "package", "bash")], tmp_path)
-    bad = Delivery("org.fedoraproject.prod.buildsys.build.state.change", {}, b"{not json")
-    wrong = Delivery("koji.build.complete", {}, b"\xff\xfe\x00garbage")
+    bad = Delivery(FEDORA_BUILD, {}, b"{not json", 1, False)
+    wrong = Delivery("koji.build.complete", {}, b"\xff\xfe\x00garbage", 2, False)
     outcomes = await relay.handle([bad, build_change(7, "bash", 1), wrong])
     assert outcomes == ["reject", "ack", "reject"]
     assert len(store.pending()) == 1
