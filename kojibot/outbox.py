@@ -74,7 +74,7 @@ class OutboxPump:
     def _send(self, adapter: Adapter, key: tuple[str, str], rows: list[OutboxRow],
               now: float) -> float | None:
         """Hand what may go now to the adapter; seconds until the next look, if needed."""
-        budget = IN_FLIGHT - sum(1 for _ in self.in_flight)
+        budget = IN_FLIGHT - len(self.in_flight)
         if budget <= 0:
             return RETRY
         recent = self.recent[key]
