@@ -9,6 +9,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 import txkoji
+from kojibot.alerts import Alerts
 from kojibot.chat import Adapter, Incoming, Reply
 from kojibot.commands import load_plugins
 from kojibot.dispatcher import Dispatcher
@@ -17,6 +18,7 @@ from kojibot.ratelimit import RateLimit
 from kojibot.relay import Relay
 from kojibot.store import Store
 from kojibot.subscriptions import SubscriptionIndex
+from kojibot.watcher import Watcher
 
 log = Logger()
 
@@ -50,6 +52,12 @@ class Bot(MultiService):
                                  window=config.bot.digest_window)
         self.relay = Relay(self.store, self.subscriptions, self.koji,
                            on_queued=self.outbox.kick)
+        self.alerts = Alerts(self.store, self.relay)
+        self.watcher = Watcher(self.store, self.koji, on_queued=self.outbox.kick,
+                               interval=config.bot.watch_poll_interval,
+                               batch=config.bot.watch_poll_batch,
+                               max_age=config.bot.watch_max_days * 86400)
+        self.relay.routes += [self.alerts.entries, self.watcher.on_event]
         if config.amqp is not None:
             from kojibot.amqp import consumer_from_config
 
@@ -83,12 +91,14 @@ class Bot(MultiService):
     def startService(self) -> None:
         super().startService()
         self.outbox.kick()  # lines queued before a stop or crash
+        self.watcher.start()
         self._pruning = task.LoopingCall(
             lambda: self.store.forget_events_before(self.store.clock() - RELAYED_KEY_AGE))
         self._pruning.start(RELAYED_KEY_AGE / 6)
 
     def stopService(self):
         self.outbox.stop()
+        self.watcher.stop()
         if self._pruning.running:
             self._pruning.stop()
         stopped = super().stopService()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -19,6 +20,8 @@ FEDORA = {
     "weburl": "https://koji.fedoraproject.org/koji",
     "topurl": "https://kojipkgs.fedoraproject.org/",
 }
+
+MATRIX_USER = re.compile(r"@[^:\s]+:[^\s]+")
 
 
 class ConfigError(Exception):
@@ -68,6 +71,18 @@ def _prefix(value: str) -> str:
     return value
 
 
+def _http_url(value: str) -> str:
+    if not re.match(r"https?://[^/\s]+", value):
+        raise ValueError("expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _matrix_user(value: str) -> str:
+    if not MATRIX_USER.fullmatch(value):
+        raise ValueError("expected a Matrix user id like @kojibot:example.org")
+    return value
+
+
 @dataclass(frozen=True)
 class Field:
     convert: Callable[[str], Any] = str
@@ -86,11 +101,14 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "admins": Field(_list, []),
         "ignore": Field(_list, []),
         "plugins": Field(_list, ["help", "task", "build", "user", "eta", "latest", "links",
-                                 "subscriptions"]),
+                                 "subscriptions", "iam", "alerts", "watch"]),
         "state": Field(str, None),
         "rate": Field(_positive(int), 10),
         "digest_after": Field(_positive(int), 5),
         "digest_window": Field(_positive(float), 10.0),
+        "watch_poll_interval": Field(_positive(float), 300.0),
+        "watch_poll_batch": Field(_positive(int), 100),
+        "watch_max_days": Field(_positive(float), 7.0),
     },
     "koji": {
         "profile": Field(str),
@@ -117,6 +135,16 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "channels": Field(_list, []),
         "line_rate": Field(_positive(float), 1.0),
         "burst": Field(_positive(int), 10),
+    },
+    "matrix": {
+        "homeserver": Field(_http_url, required=True),
+        "user_id": Field(_matrix_user, required=True),
+        "password": Field(str),
+        "access_token": Field(str),
+        "device_name": Field(str, "kojibot"),
+        "rooms": Field(_list, []),
+        "auto_join": Field(_list, []),
+        "tls_verify": Field(_bool, True),
     },
     "amqp": {
         "url": Field(str, required=True),
@@ -187,6 +215,25 @@ def _cross_checks(sections: dict[str, SimpleNamespace | None]) -> list[str]:
                 problems.append(f"irc.channels: {channel!r} is not a channel name")
         if bool(irc.sasl_username) != bool(irc.sasl_password):
             problems.append("irc.sasl_password: sasl_username and sasl_password go together")
+    problems.extend(_matrix_checks(sections["matrix"]))
+    return problems
+
+
+def _matrix_checks(matrix: SimpleNamespace | None) -> list[str]:
+    if matrix is None:
+        return []
+    problems = []
+    if bool(matrix.password) == bool(matrix.access_token):
+        problems.append("matrix.password: give matrix.password or matrix.access_token "
+                        "(one of them)")
+    for room in matrix.rooms or []:
+        if room[:1] not in "!#" or ":" not in room:
+            problems.append(f"matrix.rooms: {room!r} is not a room id (!id:server) or "
+                            "alias (#name:server)")
+    for entry in matrix.auto_join or []:
+        if (entry[:1] == "@" and not MATRIX_USER.fullmatch(entry)) or entry[:1] in "!#":
+            problems.append(f"matrix.auto_join: {entry!r} is not anyone, a user id "
+                            "(@name:server) or a server name")
     return problems
 
 

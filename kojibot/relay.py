@@ -3,11 +3,13 @@
 The AMQP consumer hands over batches; each event is parsed (txkoji.messages), matched
 against the subscription index, rendered once, and queued for every matching room in
 one SQLite transaction together with its dedupe key. Only then are the deliveries acked.
+Further routes (DM alerts, watches) see every event and add their entries to the same
+transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from twisted.logger import Logger
@@ -25,6 +27,8 @@ NAME_WAIT = 2.0  # seconds a line may wait for a user name from the hub
 BUILD_EVENTS = {"BUILDING": "started", "COMPLETE": "complete", "FAILED": "failed",
                 "CANCELED": "canceled", "DELETED": "deleted"}
 TAG_EVENTS = {"tag": "tagged", "untag": "untagged"}
+
+Route = Callable[[messages.Event], Awaitable[list[OutboxEntry]]]
 
 
 def subscription_event(event: messages.Event) -> str | None:
@@ -46,6 +50,7 @@ class Relay:
         self.koji = koji
         self.on_queued = on_queued
         self.reactor = reactor
+        self.routes: list[Route] = []
 
     async def handle(self, batch: Sequence[Any]) -> list[str]:
         """Outcomes ("ack" or "reject") for a batch of deliveries, after committing."""
@@ -62,11 +67,21 @@ class Relay:
                 continue
             outcomes.append("ack")
             entries = await self.entries(event) if event is not None else []
+            if event is not None:
+                for route in self.routes:
+                    entries.extend(await self._route(route, event))
             if entries:
                 records.append((event.dedupe_key, entries))
         if records and self.store.record_events(records):
             self.on_queued()
         return outcomes
+
+    async def _route(self, route: Route, event: messages.Event) -> list[OutboxEntry]:
+        try:
+            return await route(event)
+        except Exception:  # noqa: BLE001 - one route's bug must not stop the others
+            log.failure("route {route} failed on {key}", route=route, key=event.dedupe_key)
+            return []
 
     async def entries(self, event: messages.Event) -> list[OutboxEntry]:
         """One outbox entry per room that wants this event."""
@@ -74,7 +89,7 @@ class Relay:
         if name is None:
             return []
         build = event.build
-        owner = await self._owner(event)
+        owner = await self.owner(event)
         rooms = {}
         for kind, value in (("package", build.package_name), ("owner", owner),
                             ("tag", getattr(event, "tag", None))):
@@ -99,12 +114,13 @@ class Relay:
         return (describe.build_event_line(build, event.new, event.old, owner, url),
                 f"builds {verb}\t{build.nvr}")
 
-    async def _owner(self, event: messages.Event) -> str | None:
+    async def owner(self, event: messages.Event) -> str | None:
         """The acting user's name; looked up by id for at most NAME_WAIT seconds."""
         name = getattr(event, "owner", None) or getattr(event, "user", None)
         if name:
             return name
-        owner_id = event.build.get("owner_id") if hasattr(event, "build") else None
+        owner_id = event.build.get("owner_id") if hasattr(event, "build") else \
+            getattr(event, "owner_id", None)
         if owner_id is None:
             return None
         lookup = self.koji.cache.user_name(owner_id)

@@ -1,4 +1,5 @@
-"""The bot's state in SQLite: subscriptions, relayed-event keys and the outbox.
+"""The bot's state in SQLite: subscriptions, relayed-event keys, the outbox, and per person
+the Koji identity link, DM alerts and watches.
 
 One small interface over one file (``[bot] state``). Writes that belong together (an
 event's outbox rows and its dedupe key) commit in one transaction.
@@ -12,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscription (
@@ -40,6 +41,37 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_target ON outbox (network, target, id);
+CREATE TABLE IF NOT EXISTS person (
+    network TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    contact TEXT NOT NULL,
+    koji_user TEXT,
+    linked_by TEXT,
+    updated REAL NOT NULL,
+    PRIMARY KEY (network, identity)
+);
+CREATE TABLE IF NOT EXISTS alert (
+    network TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    pattern TEXT NOT NULL,
+    events TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (network, identity, kind, pattern)
+);
+CREATE TABLE IF NOT EXISTS watch (
+    id INTEGER PRIMARY KEY,
+    network TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    asker TEXT NOT NULL,
+    room TEXT,
+    kind TEXT NOT NULL,
+    ref INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    states TEXT NOT NULL,
+    created REAL NOT NULL,
+    UNIQUE (network, identity, kind, ref)
+);
 """
 
 
@@ -74,6 +106,48 @@ class OutboxRow:
     summary: str  # a short form of the event for digest lines
     message: list  # the message parts, as stored (see kojibot.message.to_json)
     created: float
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone the bot sends DMs to. ``identity`` is lower-case (account, nick or user id);
+    ``contact`` is where a DM reaches them (the nick as last seen on IRC)."""
+
+    network: str
+    identity: str
+    contact: str
+    koji_user: str | None = None
+    linked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A person's DM alert: builds of their linked Koji user (kind "owner", pattern "") or
+    of a package (kind "package", pattern a name or glob)."""
+
+    network: str
+    identity: str
+    kind: str
+    pattern: str
+    events: frozenset[str]
+
+
+@dataclass
+class WatchRecord:
+    """A watch on one task tree or build. ``states`` maps a task id to ``[parent id,
+    state number]`` as last known (for a build: its id to ``[task id, state]``); ``room``
+    None means report in a DM, else mention ``asker`` there."""
+
+    network: str
+    identity: str
+    asker: str
+    room: str | None
+    kind: str  # "task" or "build"
+    ref: int
+    label: str
+    states: dict[int, list] = field(default_factory=dict)
+    id: int | None = None
+    created: float = 0.0
 
 
 class Store:
@@ -151,11 +225,7 @@ class Store:
                                   (key, now)).rowcount:
                     continue
                 new += 1
-                db.executemany(
-                    "INSERT INTO outbox (network, target, direct, summary, message, created)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [(e.network, e.target, int(e.direct), e.summary, json.dumps(e.message), now)
-                     for e in entries])
+                _queue(db, entries, now)
         return new
 
     def pending(self, network: str | None = None) -> list[OutboxRow]:
@@ -175,3 +245,114 @@ class Store:
     def forget_events_before(self, when: float) -> None:
         """Dedupe keys are kept long enough to absorb redeliveries, not forever."""
         self.db.execute("DELETE FROM relayed_event WHERE at < ?", (when,))
+
+    # People, alerts and watches
+
+    def person(self, network: str, identity: str) -> Person | None:
+        row = self.db.execute(
+            "SELECT network, identity, contact, koji_user, linked_by FROM person"
+            " WHERE network=? AND identity=?", (network, identity.lower())).fetchone()
+        return Person(*row) if row else None
+
+    def people(self) -> list[Person]:
+        rows = self.db.execute(
+            "SELECT network, identity, contact, koji_user, linked_by FROM person").fetchall()
+        return [Person(*row) for row in rows]
+
+    def set_contact(self, network: str, identity: str, contact: str) -> None:
+        """Remember where DMs reach ``identity`` (its link, if any, is kept)."""
+        self.db.execute(
+            "INSERT INTO person (network, identity, contact, updated) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (network, identity) DO UPDATE SET contact = excluded.contact,"
+            " updated = excluded.updated", (network, identity.lower(), contact, self.clock()))
+
+    def link(self, network: str, identity: str, contact: str, koji_user: str,
+             linked_by: str) -> None:
+        self.db.execute(
+            "INSERT INTO person (network, identity, contact, koji_user, linked_by, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (network, identity) DO UPDATE SET"
+            " contact = excluded.contact, koji_user = excluded.koji_user,"
+            " linked_by = excluded.linked_by, updated = excluded.updated",
+            (network, identity.lower(), contact, koji_user, linked_by, self.clock()))
+
+    def set_alert(self, alert: Alert) -> None:
+        self.db.execute(
+            "INSERT INTO alert (network, identity, kind, pattern, events, created)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (network, identity, kind, pattern)"
+            " DO UPDATE SET events = excluded.events",
+            (alert.network, alert.identity.lower(), alert.kind, alert.pattern,
+             " ".join(sorted(alert.events)), self.clock()))
+
+    def remove_alerts(self, network: str, identity: str, kind: str | None = None,
+                      pattern: str | None = None) -> int:
+        """Drop a person's alerts (all, or one kind and pattern); how many there were."""
+        query, args = "DELETE FROM alert WHERE network=? AND identity=?", [network,
+                                                                          identity.lower()]
+        if kind is not None:
+            query += " AND kind=? AND pattern=?"
+            args += [kind, pattern or ""]
+        return self.db.execute(query, args).rowcount
+
+    def alerts(self, network: str | None = None, identity: str | None = None) -> list[Alert]:
+        query = "SELECT network, identity, kind, pattern, events FROM alert"
+        args: tuple = ()
+        if network is not None:
+            query += " WHERE network=? AND identity=?"
+            args = (network, identity.lower())
+        rows = self.db.execute(query + " ORDER BY kind, pattern", args).fetchall()
+        return [Alert(r[0], r[1], r[2], r[3], frozenset(r[4].split())) for r in rows]
+
+    def add_watch(self, watch: WatchRecord) -> bool:
+        """Store a new watch (sets ``watch.id``); False if this person watched it already,
+        in which case it now reports where ``watch`` was asked."""
+        found = self.db.execute(
+            "SELECT id, created FROM watch WHERE network=? AND identity=? AND kind=? AND ref=?",
+            (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()
+        if found:
+            watch.id, watch.created = found
+            self.db.execute("UPDATE watch SET asker=?, room=? WHERE id=?",
+                            (watch.asker, watch.room, watch.id))
+            return False
+        watch.created = self.clock()
+        watch.id = self.db.execute(
+            "INSERT INTO watch (network, identity, asker, room, kind, ref, label, states,"
+            " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (watch.network, watch.identity, watch.asker, watch.room, watch.kind, watch.ref,
+             watch.label, json.dumps(watch.states), watch.created)).lastrowid
+        return True
+
+    def save_watch_states(self, watch: WatchRecord) -> None:
+        self.db.execute("UPDATE watch SET states=? WHERE id=?",
+                        (json.dumps(watch.states), watch.id))
+
+    def watches(self, network: str | None = None,
+                identity: str | None = None) -> list[WatchRecord]:
+        query = ("SELECT network, identity, asker, room, kind, ref, label, states, id, created"
+                 " FROM watch")
+        args: tuple = ()
+        if network is not None:
+            query += " WHERE network=? AND identity=?"
+            args = (network, identity.lower())
+        rows = self.db.execute(query + " ORDER BY id", args).fetchall()
+        return [WatchRecord(*r[:7], {int(k): v for k, v in json.loads(r[7]).items()}, *r[8:])
+                for r in rows]
+
+    def remove_watch(self, watch_id: int) -> bool:
+        return self.db.execute("DELETE FROM watch WHERE id=?", (watch_id,)).rowcount > 0
+
+    def finish_watch(self, watch_id: int, entries: list[OutboxEntry]) -> bool:
+        """Drop the watch and queue its report together; False (nothing queued) if it was
+        finished already, so a watch reports once however many paths reach its end."""
+        with self.transaction() as db:
+            if not db.execute("DELETE FROM watch WHERE id=?", (watch_id,)).rowcount:
+                return False
+            _queue(db, entries, self.clock())
+        return True
+
+
+def _queue(db: sqlite3.Connection, entries: Iterable[OutboxEntry], now: float) -> None:
+    db.executemany(
+        "INSERT INTO outbox (network, target, direct, summary, message, created)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(e.network, e.target, int(e.direct), e.summary, json.dumps(e.message), now)
+         for e in entries])

@@ -97,6 +97,7 @@ def test_registry_refuses_twins_and_unknown_plugins():
 
 def test_builtin_plugins_load():
     registry = load_plugins(config.defaults().bot.plugins)
-    assert registry.names() == ["build", "eta", "help", "latest", "subscribe", "subscriptions",
-                                "task", "unsubscribe", "user"]
+    assert registry.names() == ["alerts", "build", "eta", "help", "iam", "latest", "subscribe",
+                                "subscriptions", "task", "unsubscribe", "unwatch", "user",
+                                "watch", "watches"]
     assert [listener.name for listener in registry.listeners] == ["kojiweb_links"]

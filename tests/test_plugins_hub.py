@@ -111,8 +111,8 @@ async def test_pasted_link_is_answered_like_the_command(bot, kojihub):
 @pytest_twisted.ensureDeferred
 async def test_help(bot):
     assert await ask(bot, "!help") == (
-        "Commands: build, eta, help, latest, subscribe, subscriptions, task, unsubscribe, user."
-        " !help COMMAND tells more.")
+        "Commands: alerts, build, eta, help, iam, latest, subscribe, subscriptions, task, "
+        "unsubscribe, unwatch, user, watch, watches. !help COMMAND tells more.")
     assert await ask(bot, "!help task") == (
         "Usage: !task ID — Show a task: method, package, arch, state, owner, times or ETA, "
         "and its kojiweb link.")
@@ -143,4 +143,4 @@ def test_console_answers_from_stdin(kojihub, tmp_path):
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0].startswith(f"Task {task_id} build ") and " CLOSED by " in lines[0]
-    assert lines[1].startswith("Commands: build, eta, help")
+    assert lines[1].startswith("Commands: alerts, build, eta, help")

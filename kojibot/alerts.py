@@ -1,0 +1,174 @@
+"""DM alerts: who wants to hear about a bus event, and the line they get.
+
+People ask for their own builds (through their ``!iam`` link to a Koji user) or for a
+package's. A build's state changes come from build events. A parent ``build`` task that
+ends with no build record (a scratch build, or a failure at the SRPM stage, before the
+build exists) comes only as a task event, so that one alerts too. Failures add where
+they failed and a link to that build.log. Alerts ride along with the event's other
+outbox rows (same transaction, same dedupe key), so each person hears of an event once;
+the outbox coalesces bursts to one person into digest DMs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kojibot import timefmt
+from kojibot.failures import failure_details
+from kojibot.hubwait import HubWait
+from kojibot.message import Message, bold, link, state, text, to_json
+from kojibot.relay import Relay, subscription_event
+from kojibot.store import Alert, OutboxEntry, Store, Subscription
+from kojibot.subscriptions import SubscriptionIndex
+from txkoji import messages, web
+
+EVENTS = ("started", "complete", "failed", "canceled", "deleted")
+DEFAULT_EVENTS = frozenset({"complete", "failed"})
+TASK_EVENTS = {"CLOSED": "complete", "FAILED": "failed", "CANCELED": "canceled"}
+HUB_WAIT = 5.0  # seconds a hub look-up for an alert may take (the ack waits for it)
+
+
+def task_event(event: messages.TaskStateChange) -> str | None:
+    """The alert event a task change stands for, if it is a build that may have no build
+    record: a parent ``build`` task ending (CLOSED only for scratch builds; otherwise
+    the build's own COMPLETE event says it)."""
+    task = event.task
+    if task.method != "build" or task.get("parent") is not None:
+        return None
+    name = TASK_EVENTS.get(event.new)
+    if name == "complete" and not task.is_scratch:
+        return None
+    return name
+
+
+def task_event_line(task: Any, new: str, old: str | None, owner: str | None,
+                    url: str | None) -> Message:
+    """``Task 123 build bash (scratch) FAILED (was OPEN) by alice, took 3m 05s — link``."""
+    message = text(bold(f"Task {task['id']}"), f" {task.method} {task.label}")
+    if task.is_scratch:
+        message.add(" (scratch)")
+    message.add(" ", state(new))
+    if old and old != new:
+        message.add(f" (was {old})")
+    if owner:
+        message.add(f" by {owner}")
+    if task.duration is not None:
+        message.add(f", took {timefmt.duration(task.duration)}")
+    if url:
+        message.add(" — ", link(url))
+    return message
+
+
+class AlertIndex:
+    """Every person's alerts, matched like channel subscriptions (the room is the person).
+
+    A person's "owner" alert matches the Koji user they linked with ``!iam``; their
+    entries are replaced together when the link or the alerts change.
+    """
+
+    def __init__(self) -> None:
+        self.index = SubscriptionIndex()
+        self.entries: dict[tuple[str, str], list[Subscription]] = {}
+
+    def set_person(self, network: str, identity: str, koji_user: str | None,
+                   alerts: Iterable[Alert]) -> None:
+        for old in self.entries.pop((network, identity), ()):
+            self.index.remove(old)
+        subs = []
+        for alert in alerts:
+            pattern = koji_user if alert.kind == "owner" else alert.pattern
+            if pattern:
+                subs.append(Subscription(network, identity, alert.kind, pattern, alert.events))
+        for sub in subs:
+            self.index.add(sub)
+        if subs:
+            self.entries[(network, identity)] = subs
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def match(self, owner: str | None, package: str | None,
+              event: str) -> list[tuple[str, str]]:
+        """(network, identity) of everyone to alert, each once."""
+        found = {}
+        for kind, value in (("owner", owner), ("package", package)):
+            for sub in self.index.match(kind, value, event):
+                found[(sub.network, sub.room)] = None
+        return list(found)
+
+
+class Alerts:
+    """The relay route that queues DM alerts; ``reload`` after a person's settings change."""
+
+    def __init__(self, store: Store, relay: Relay):
+        self.store = store
+        self.relay = relay
+        self.koji = relay.koji
+        self.hub = HubWait(HUB_WAIT, relay.reactor)
+        self.index = AlertIndex()
+        self.contacts: dict[tuple[str, str], str] = {}
+        for person in store.people():
+            self._load(person.network, person.identity)
+
+    def reload(self, network: str, identity: str) -> None:
+        self._load(network, identity.lower())
+
+    def _load(self, network: str, identity: str) -> None:
+        person = self.store.person(network, identity)
+        if person is None:
+            self.index.set_person(network, identity, None, ())
+            return
+        self.contacts[(network, identity)] = person.contact
+        self.index.set_person(network, identity, person.koji_user,
+                              self.store.alerts(network, identity))
+
+    async def entries(self, event: messages.Event) -> list[OutboxEntry]:
+        """One DM per person whose alerts match the event."""
+        if not self.index:
+            return []
+        if isinstance(event, messages.BuildStateChange):
+            name, package = subscription_event(event), event.build.package_name
+        elif isinstance(event, messages.TaskStateChange):
+            name, package = task_event(event), event.task.package
+        else:
+            return []
+        if name is None:
+            return []
+        owner = await self.relay.owner(event)
+        people = self.index.match(owner, package, name)
+        if not people or await self._covered_by_build(event, name):
+            return []
+        message, summary = await self._render(event, owner, name)
+        data = to_json(message)
+        return [OutboxEntry(network, self.contacts[(network, identity)], True, summary, data)
+                for network, identity in people if (network, identity) in self.contacts]
+
+    async def _render(self, event: messages.Event, owner: str | None,
+                      name: str) -> tuple[Message, str]:
+        weburl = self.koji.weburl
+        if isinstance(event, messages.BuildStateChange):
+            message, summary = self.relay.render(event, owner)
+            task_id = event.build.task_id
+        else:
+            task = event.task
+            url = web.page_url(weburl, "taskinfo", task["id"]) if weburl else None
+            message = task_event_line(task, event.new, event.old, owner, url)
+            summary = f"builds {'completed' if name == 'complete' else name}\t" \
+                      f"task {task['id']} ({task.label})"
+            task_id = task["id"]
+        if name == "failed":
+            message.add(*await self.hub(lambda: failure_details(self.koji, task_id), [],
+                                        f"failure details of task {task_id}"))
+        return message, summary
+
+    async def _covered_by_build(self, event: messages.Event, name: str) -> bool:
+        """A failed or canceled build task whose build exists: the build's event alerts."""
+        if not isinstance(event, messages.TaskStateChange) or event.task.is_scratch or \
+                name == "complete":
+            return False
+        task_id = event.task["id"]
+        builds = await self.hub(lambda: self.koji.listBuilds(taskID=task_id,
+                                                             queryOpts={"limit": 1}),
+                                [], f"builds of task {task_id}")  # a duplicate beats a loss
+        return bool(builds)

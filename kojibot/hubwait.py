@@ -1,0 +1,40 @@
+"""Hub look-ups that must not hold up the relay: each is bounded in time, and after one
+fails or times out the next ones are skipped for a while (the line goes without them)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+log = Logger()
+
+T = TypeVar("T")
+
+PAUSE = 60.0  # seconds look-ups are skipped after the hub failed one
+
+
+class HubWait:
+    def __init__(self, wait: float, reactor: Any = None, pause: float = PAUSE):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.wait = wait
+        self.pause = pause
+        self.reactor = reactor
+        self.skip_until = 0.0
+
+    async def __call__(self, lookup: Callable[[], Awaitable[T]], default: T, what: str) -> T:
+        """``await lookup()`` within ``wait`` seconds, else ``default``."""
+        if self.reactor.seconds() < self.skip_until:
+            return default
+        pending = defer.ensureDeferred(lookup())
+        pending.addTimeout(self.wait, self.reactor)
+        try:
+            return await pending
+        except Exception as exc:  # noqa: BLE001 - timeout or hub error: go on without it
+            self.skip_until = self.reactor.seconds() + self.pause
+            log.warn("{what}: the hub did not answer ({why}); skipping look-ups for "
+                     "{pause:g} s", what=what, why=exc or type(exc).__name__, pause=self.pause)
+            return default

@@ -1,0 +1,270 @@
+"""Watches at work: bus events and a bounded, low-rate hub poll bring each to its end.
+
+Bus events about a watched task tree or build merge in as they come (a relay route).
+Every watch is also checked against the hub now and then (``PollSchedule``: per watch at
+most once an interval, in total a bounded batch per MultiCall request), which finishes
+the job when no bus is configured or an event was missed. Whichever path sees the end
+first queues the report; dropping the watch and queueing its report share one SQLite
+transaction, so it is reported once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from kojibot.failures import failure_details
+from kojibot.hubwait import HubWait
+from kojibot.message import Message, text, to_json
+from kojibot.store import OutboxEntry, Store, WatchRecord
+from kojibot.watches import (
+    PollSchedule,
+    check_calls,
+    is_done,
+    is_final,
+    label,
+    merge,
+    merge_all,
+    observations,
+    root_state,
+)
+from plugins.build import build_answer
+from plugins.task import task_answer
+from txkoji import messages
+from txkoji.exceptions import KojiException
+from txkoji.states import BuildState, TaskState
+
+log = Logger()
+
+PER_PERSON = 20  # watches one person may have
+HUB_WAIT = 10.0  # seconds the final line may take from the hub before a short one goes
+
+
+class Watcher:
+    """The watches in memory (indexed by every task or build id they know), the relay
+    route for their events, and the poll."""
+
+    def __init__(self, store: Store, koji: Any, *, on_queued: Callable[[], object],
+                 interval: float = 300.0, batch: int = 100, max_age: float = 7 * 86400,
+                 reactor=None, clock: Callable[[], float] = time.time):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.store = store
+        self.koji = koji
+        self.on_queued = on_queued
+        self.max_age = max_age
+        self.reactor = reactor
+        self.clock = clock
+        self.hub = HubWait(HUB_WAIT, reactor)
+        self.schedule = PollSchedule(interval, batch)
+        self.watches: dict[int, WatchRecord] = {}
+        self.by_key: dict[tuple[str, int], set[int]] = defaultdict(set)
+        self._finishing: set[int] = set()
+        self._polling = False
+        self._running = False
+        self._call = None
+        now = clock()
+        for watch in store.watches():
+            self._index(watch)
+            self.schedule.plan(watch.id, now, soon=True)  # events may have gone by meanwhile
+
+    # Watches in memory, indexed by every task (or build) id they know
+
+    def _index(self, watch: WatchRecord) -> None:
+        self.watches[watch.id] = watch
+        for ident in watch.states:
+            self.by_key[(watch.kind, ident)].add(watch.id)
+
+    def _forget(self, watch: WatchRecord) -> None:
+        self.watches.pop(watch.id, None)
+        self.schedule.drop(watch.id)
+        for ident in watch.states:
+            ids = self.by_key.get((watch.kind, ident))
+            if ids is not None:
+                ids.discard(watch.id)
+                if not ids:
+                    del self.by_key[(watch.kind, ident)]
+
+    # What the watch commands use
+
+    async def look(self, kind: str, ref: int | str) -> WatchRecord | None:
+        """The current state of a task tree or build as an unsaved watch; None if the hub
+        has no such thing."""
+        multicall = self.koji.MultiCall()
+        for method, args in check_calls(kind, ref):
+            multicall.call(method, *args)
+        values = list(await multicall())
+        seen = observations(kind, values)
+        if seen is None:
+            return None
+        watch = WatchRecord("", "", "", None, kind, seen[0][0], label(kind, values[0]))
+        merge_all(watch, seen)
+        return watch
+
+    def add(self, watch: WatchRecord) -> bool:
+        """Keep ``watch`` (not done) until it ends; False if that person had it already."""
+        new = self.store.add_watch(watch)
+        known = self.watches.get(watch.id)
+        if known is not None:
+            known.asker, known.room = watch.asker, watch.room
+        else:
+            self._index(watch)
+            self.schedule.plan(watch.id, self.clock())
+            self._arm()
+        return new
+
+    def remove(self, watch: WatchRecord) -> bool:
+        self._forget(self.watches.get(watch.id, watch))
+        return self.store.remove_watch(watch.id)
+
+    # Bus events (a relay route: its writes are done before the delivery is acked)
+
+    async def on_event(self, event: messages.Event) -> list[OutboxEntry]:
+        if isinstance(event, messages.TaskStateChange):
+            kind, ident, parent = "task", event.task["id"], event.task.get("parent")
+            new = int(TaskState[event.new])
+        elif isinstance(event, messages.BuildStateChange):
+            kind, ident, parent = "build", event.build.record_id, event.build.task_id
+            new = int(BuildState[event.new])
+        else:
+            return []
+        ids = set(self.by_key.get((kind, ident), ()))
+        if kind == "task" and parent is not None:
+            ids |= self.by_key.get(("task", parent), set())
+        now = self.clock()
+        for watch_id in sorted(ids):
+            watch = self.watches.get(watch_id)
+            if watch is None or watch_id in self._finishing or \
+                    not merge(watch, ident, parent, new):
+                continue
+            self._index(watch)
+            self.schedule.plan(watch_id, now)  # the bus speaks of it: the poll can wait
+            if is_done(watch):
+                await self._finish(watch)
+                continue
+            self.store.save_watch_states(watch)
+            if is_final(watch, watch.ref):  # the root ended, some subtask not yet
+                self.schedule.hurry(watch_id, now)
+                self._arm()
+        return []
+
+    # The poll
+
+    def start(self) -> None:
+        self._running = True
+        self._arm()
+
+    def stop(self) -> None:
+        self._running = False
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+
+    def _arm(self) -> None:
+        delay = self.schedule.next_round(self.clock())
+        if delay is None or not self._running:
+            return
+        if self._call is not None and self._call.active():
+            if self._call.getTime() <= self.reactor.seconds() + delay:
+                return
+            self._call.cancel()
+        self._call = self.reactor.callLater(delay, self._round)
+
+    def _round(self) -> None:
+        self._call = None
+        done = defer.Deferred.fromCoroutine(self.poll())
+        done.addErrback(lambda failure: log.failure("watch poll failed", failure))
+        done.addBoth(lambda _: self._arm())
+
+    async def poll(self) -> None:
+        """One round: check the due watches (at most a batch) in one hub request."""
+        if self._polling:
+            return
+        self._polling = True
+        try:
+            await self._poll(self.clock())
+        finally:
+            self._polling = False
+
+    async def _poll(self, now: float) -> None:
+        self.schedule.last_round = now
+        due = [self.watches[i] for i in self.schedule.due(now) if i in self.watches]
+        checked = []
+        multicall = self.koji.MultiCall()
+        for watch in due:
+            self.schedule.plan(watch.id, now)
+            if now - watch.created > self.max_age:
+                days = f"{self.max_age / 86400:g} day" + ("" if self.max_age == 86400 else "s")
+                await self._finish(watch, f"stopped watching {watch.label} after {days}; "
+                                          f"it is still {root_state(watch)}.")
+                continue
+            start = len(multicall)
+            for method, args in check_calls(watch.kind, watch.ref):
+                multicall.call(method, *args)
+            checked.append((watch, start, len(multicall)))
+        if not checked:
+            return
+        try:
+            results = await multicall()
+        except Exception as exc:  # noqa: BLE001 - the hub is away: try again next interval
+            log.warn("watch poll: the hub did not answer: {why}", why=exc)
+            return
+        for watch, start, end in checked:
+            if watch.id not in self.watches or watch.id in self._finishing:
+                continue
+            try:
+                seen = observations(watch.kind, [results[i] for i in range(start, end)])
+            except KojiException as exc:
+                log.warn("watch poll: {label}: {why}", label=watch.label, why=exc)
+                continue
+            if seen is None:
+                await self._finish(watch, f"{watch.label} is gone from the hub; "
+                                          "stopped watching it.")
+                continue
+            changed = merge_all(watch, seen)
+            if changed:
+                self._index(watch)
+            if is_done(watch):  # also one whose report could not be queued before
+                await self._finish(watch)
+            elif changed:
+                self.store.save_watch_states(watch)
+
+    # The end
+
+    async def _finish(self, watch: WatchRecord, note: str | None = None) -> None:
+        """Queue the report and drop the watch, in one transaction, once."""
+        if watch.id in self._finishing:
+            return
+        self._finishing.add(watch.id)
+        try:
+            message = await self._report(watch, note)
+            entry = OutboxEntry(watch.network, watch.room or watch.asker, watch.room is None,
+                                f"watches ended\t{watch.label}", to_json(message))
+            if self.store.finish_watch(watch.id, [entry]):
+                self.on_queued()
+        except Exception:  # noqa: BLE001 - kept: the next poll tries again
+            log.failure("finishing the watch on {label} failed", label=watch.label)
+            return
+        finally:
+            self._finishing.discard(watch.id)
+        self._forget(watch)
+
+    async def _report(self, watch: WatchRecord, note: str | None) -> Message:
+        mention = f"{watch.asker}: " if watch.room else ""
+        if note is not None:
+            return text(mention + note)
+        answer = task_answer if watch.kind == "task" else build_answer
+        state = root_state(watch)
+        line = await self.hub(lambda: answer(self.koji, watch.ref),
+                              text(f"{watch.label} {state}"), f"the end of {watch.label}")
+        message = text(mention, "finished: ", *line.parts)
+        if state == "FAILED":
+            task_id = watch.ref if watch.kind == "task" else watch.states[watch.ref][0]
+            message.add(*await self.hub(lambda: failure_details(self.koji, task_id), [],
+                                        f"failure details of task {task_id}"))
+        return message

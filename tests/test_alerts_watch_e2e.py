@@ -1,0 +1,227 @@
+"""DM alerts and watches with every peer real: a host session on the koji 1.30 hub opens,
+closes and fails tasks and builds; koji's own protonmsg plugin publishes each change into a
+private RabbitMQ node (Fedora-shaped messages go there too, with pika); the bot consumes
+and talks on ngircd to scripted users. A second bot has no bus and lives on its poll."""
+
+import itertools
+import re
+import time
+import urllib.request
+from types import SimpleNamespace
+
+import pika
+import pytest_twisted
+from twisted.internet import reactor, task, threads
+
+from kojibot import config
+from kojibot.adapters.irc import adapter_from_config
+from kojibot.bot import Bot
+from kojibot.render import strip_irc_formatting
+from tests.builddriver import TaskDriver
+from tests.busmessages import FEDORA_BUILD, fedora_build, publish
+from tests.ircuser import IRCUser
+
+_names = itertools.count(1)
+_sentinels = itertools.count(960000)
+POLL = 2.0  # the bus-less bot's watch_poll_interval, seconds
+
+
+def blocking(function, *args):
+    return threads.deferToThread(function, *args)
+
+
+async def start_bot(peers, nick, state, bus=True, poll=60.0):
+    hub = peers.hub
+    text = (f"[bot]\nnick = {nick}\nstate = {state}\nrate = 1000\n"
+            f"watch_poll_interval = {poll}\n"
+            f"[koji]\nserver = {hub.url}\nweburl = {hub.weburl}\ntopurl = {hub.topurl}\n"
+            f"[irc]\nhost = 127.0.0.1\nport = {peers.ngircd.port}\ntls = no\n"
+            f"channels = {peers.channel}\nline_rate = 10\nburst = 20\n")
+    if bus:
+        text += f"[amqp]\nurl = {peers.rabbitmq.url}\nqueue = kojibot-{nick}\n"
+    bot = Bot(config.parse(text))
+    adapter = adapter_from_config(bot.config.irc, bot.receive)
+    bot.add_adapter(adapter)
+    bot.startService()
+    await adapter.when_ready().addTimeout(20, reactor)
+    if bus:
+        await bot.getServiceNamed("amqp").when_consuming().addTimeout(30, reactor)
+    return SimpleNamespace(bot=bot, name=nick, nick=adapter.nick, state=state)
+
+
+def from_bot(user, nick, direct):
+    """Lines the bot said in a DM to ``user`` (or in the channel), formatting stripped."""
+    return [strip_irc_formatting(h.text) for h in user.messages()
+            if h.nick == nick and (h.target == user.nick) == direct]
+
+
+async def heard(user, nick, pattern, direct=True, timeout=20):
+    found = await user.wait_for(lambda h: h.nick == nick and (h.target == user.nick) == direct
+                                and re.search(pattern, strip_irc_formatting(h.text)),
+                                timeout=timeout)
+    return strip_irc_formatting(found.text)
+
+
+async def ask(user, bot, line, pattern, room=None):
+    user.say(room or bot.nick, line)
+    return await heard(user, bot.nick, pattern, direct=room is None)
+
+
+async def sentinel(peers, bot, owner="alice"):
+    """A Fedora-shaped COMPLETE for ``owner``, published after everything before it; its
+    DM to alice shows the bot has handled all earlier events."""
+    build_id = next(_sentinels)
+    await blocking(publish, peers.rabbitmq.url,
+                   [(FEDORA_BUILD, fedora_build(build_id, "fedpkg", 1, owner=owner))])
+    return await heard(peers.alice, bot.nick, rf"^fedpkg-1\.0-{build_id}\.fc41 COMPLETE")
+
+
+@pytest_twisted.async_yield_fixture(scope="module")
+async def peers(proton_kojihub, rabbitmq, ngircd, tmp_path_factory):
+    n = next(_names)
+    peers = SimpleNamespace(hub=proton_kojihub, rabbitmq=rabbitmq, ngircd=ngircd, n=n,
+                            channel=f"#watch-{n}", tmp=tmp_path_factory.mktemp("alerts"))
+    peers.driver = await blocking(TaskDriver, proton_kojihub)
+    peers.alice = await IRCUser.connect(ngircd.port, f"alice{n}")
+    peers.bob = await IRCUser.connect(ngircd.port, f"bob{n}")
+    await peers.alice.join(peers.channel)
+    peers.bus = await start_bot(peers, f"alertbot{n}", peers.tmp / "bus.sqlite3")
+    for user, koji_user in ((peers.alice, "alice"), (peers.bob, "bob")):
+        await ask(user, peers.bus, f"iam {koji_user}", rf"^Linked {user.nick} to Koji user")
+        await ask(user, peers.bus, "alerts on", r"^Alerts on: a DM for builds of")
+    yield peers
+    await peers.bus.bot.stopService()
+    await peers.alice.quit()
+    await peers.bob.quit()
+    await blocking(delete_queue, rabbitmq.url, f"kojibot-{peers.bus.name}")
+
+
+def delete_queue(url, name):
+    """Leave the shared broker as found: no durable queue collecting later tests' events."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    connection.channel().queue_delete(name)
+    connection.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_failed_build_alerts_its_owner_by_dm_and_nobody_else(peers):
+    driver, hub, bot = peers.driver, peers.hub, peers.bus
+    nvr = f"alertpkg-1.0-{peers.n}"
+    task_id = await blocking(driver.submit, "alice", "alertpkg")
+    srpm = await blocking(driver.srpm, task_id)
+    await blocking(driver.close, srpm)
+    arches = await blocking(driver.arch_tasks, task_id, nvr)
+    await blocking(driver.close, arches["x86_64"])
+    await blocking(driver.upload_log, arches["aarch64"], "error: aarch64 went wrong\n")
+    await blocking(driver.fail, arches["aarch64"])
+    await blocking(driver.fail_build, task_id)
+    await blocking(driver.fail, task_id)  # its build says it: no second alert
+
+    line = await heard(peers.alice, bot.nick, rf"^{nvr} FAILED")
+    build_id = driver.builds[task_id]
+    log = f"{hub.topurl}/work/tasks/{arches['aarch64'] % 10000}/{arches['aarch64']}/build.log"
+    assert re.fullmatch(rf"{nvr} FAILED \(was BUILDING\) by alice, took \d+s — "
+                        rf"{re.escape(hub.weburl)}/buildinfo\?buildID={build_id} — "
+                        rf"failed: aarch64 \(build\.log: {re.escape(log)}\)", line)
+    served = await blocking(lambda: urllib.request.urlopen(log, timeout=10).read())
+    assert served == b"error: aarch64 went wrong\n"
+
+    await sentinel(peers, bot)
+    alerts = [x for x in from_bot(peers.alice, bot.nick, True) if x.startswith(nvr)]
+    assert alerts == [line]
+    assert not [x for x in from_bot(peers.bob, bot.nick, True)
+                if nvr in x or "fedpkg" in x]  # bob's DMs: only his own command replies
+
+
+@pytest_twisted.ensureDeferred
+async def test_early_srpm_failure_alerts_the_owner(peers):
+    driver, hub, bot = peers.driver, peers.hub, peers.bus
+    task_id = await blocking(driver.submit, "alice", "srpmfail")
+    srpm = await blocking(driver.srpm, task_id)
+    await blocking(driver.upload_log, srpm, "error: bad spec file\n")
+    await blocking(driver.fail, srpm)
+    await blocking(driver.fail, task_id)
+    line = await heard(peers.alice, bot.nick, rf"^Task {task_id} build srpmfail FAILED")
+    log = f"{hub.topurl}/work/tasks/{srpm % 10000}/{srpm}/build.log"
+    assert re.fullmatch(rf"Task {task_id} build srpmfail FAILED \(was OPEN\) by alice, "
+                        rf"took \d+s — {re.escape(hub.weburl)}/taskinfo\?taskID={task_id} — "
+                        rf"failed: SRPM \(build\.log: {re.escape(log)}\)", line)
+    await sentinel(peers, bot)
+    assert len([x for x in from_bot(peers.alice, bot.nick, True)
+                if x.startswith(f"Task {task_id} ")]) == 1
+
+
+async def open_tree(peers, name):
+    """A scratch build task by kojiadmin (nobody's alerts) with two open buildArch tasks."""
+    driver = peers.driver
+    task_id = await blocking(driver.submit, "kojiadmin", name, True)
+    await blocking(driver.close, await blocking(driver.srpm, task_id))
+    arches = await blocking(driver.arch_tasks, task_id, f"{name}-1.0-1", False)
+    return task_id, arches
+
+
+async def quiet(seconds):
+    await task.deferLater(reactor, seconds, lambda: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_watch_on_a_build_task_reports_once_when_the_tree_ends(peers):
+    driver, bot, alice, channel = peers.driver, peers.bus, peers.alice, peers.channel
+    task_id, arches = await open_tree(peers, "watchpkg")
+    answer = await ask(alice, bot, f"!watch {task_id}", r"Watching: ", room=channel)
+    assert answer.startswith(f"{alice.nick}: Watching: Task {task_id} build watchpkg "
+                             "(scratch) [noarch] OPEN by kojiadmin")
+    assert answer.endswith("I will say here when it ends.")
+
+    await blocking(driver.close, arches["x86_64"])
+    await quiet(1.0)
+    assert not [x for x in from_bot(alice, bot.nick, False) if "finished:" in x]
+    await blocking(driver.close, arches["aarch64"])
+    await blocking(driver.close, task_id)
+    report = await heard(alice, bot.nick, r"finished: ", direct=False)
+    assert report.startswith(f"{alice.nick}: finished: Task {task_id} build watchpkg "
+                             "(scratch) [noarch] CLOSED by kojiadmin")
+    assert "2/2 buildArch closed" in report
+
+    done = peers.hub.facts["builds"]["complete"]["task_id"]
+    finished = await ask(alice, bot, f"!watch {done}", r"already finished", room=channel)
+    assert f"Task {done} build python-requests [noarch] CLOSED" in finished
+    assert await ask(alice, bot, "!watches", r"watching", room=channel) == \
+        f"{alice.nick}: You are not watching anything; !watch ID|NVR follows a task or build."
+    assert len([x for x in from_bot(alice, bot.nick, False) if "finished:" in x]) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_watch_survives_a_restart(peers):
+    driver, alice = peers.driver, peers.alice
+    task_id, arches = await open_tree(peers, "restartwatch")
+    await ask(alice, peers.bus, f"watch {task_id}", r"^Watching: .* in this DM when it ends")
+    await peers.bus.bot.stopService()
+    await blocking(driver.close, arches["x86_64"])  # while the bot is away
+    peers.bus = await start_bot(peers, peers.bus.name, peers.bus.state)
+    await blocking(driver.close, arches["aarch64"])
+    await blocking(driver.close, task_id)
+    report = await heard(alice, peers.bus.nick, rf"^finished: Task {task_id} ")
+    assert " CLOSED by kojiadmin" in report and "2/2 buildArch closed" in report
+    await sentinel(peers, peers.bus)  # the DM alerts came back with the bot too
+    assert len([x for x in from_bot(alice, peers.bus.nick, True)
+                if x.startswith(f"finished: Task {task_id} ")]) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_a_bus_the_poll_reports_within_its_interval(peers):
+    driver, alice = peers.driver, peers.alice
+    poller = await start_bot(peers, f"pollbot{peers.n}", peers.tmp / "poll.sqlite3",
+                             bus=False, poll=POLL)
+    try:
+        task_id, arches = await open_tree(peers, "pollwatch")
+        await ask(alice, poller, f"watch {task_id}", r"^Watching: ")
+        for child in (arches["x86_64"], arches["aarch64"], task_id):
+            await blocking(driver.close, child)
+        ended = time.monotonic()
+        report = await heard(alice, poller.nick, rf"^finished: Task {task_id} ",
+                             timeout=POLL + 10)
+        assert time.monotonic() - ended < POLL + 1.5
+        assert " CLOSED by kojiadmin" in report
+    finally:
+        await poller.bot.stopService()
