@@ -18,6 +18,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from kojibot.answers import build_answer, task_answer
 from kojibot.failures import failure_details
 from kojibot.hubwait import HubWait
 from kojibot.message import Message, text, to_json
@@ -33,8 +34,6 @@ from kojibot.watches import (
     observations,
     root_state,
 )
-from plugins.build import build_answer
-from plugins.task import task_answer
 from txkoji import messages
 from txkoji.exceptions import KojiException
 from txkoji.states import BuildState, TaskState

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+from kojibot.answers import build_answer, task_answer, user_answer
 from kojibot.commands import listener
 from kojibot.message import bold, link, text
-from plugins.build import build_answer
-from plugins.task import task_answer
-from plugins.user import user_answer
 from txkoji import web
 
 MAX_LINKS = 3

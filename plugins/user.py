@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from kojibot.answers import user_answer
 from kojibot.commands import command
-from kojibot.describe import user_line
-from kojibot.message import Message, text
-from txkoji import web
-
-
-async def user_answer(koji, ref: int | str) -> Message:
-    user = await koji.getUser(ref)
-    if not user:
-        return text(f"No such user: {ref}")
-    url = web.page_url(koji.weburl, "userinfo", user["id"]) if koji.weburl else None
-    return user_line(user, url)
 
 
 @command("user")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from kojibot.answers import build_answer, task_answer
 from kojibot.commands import command
 from kojibot.message import Message, text
 from kojibot.watcher import PER_PERSON
 from kojibot.watches import is_done, root_state
-from plugins.build import build_answer
 from plugins.iam import whoami
-from plugins.task import task_answer
 
 MAX_AT_ONCE = 5
 
