@@ -16,7 +16,8 @@ class Incoming:
     ``room`` is the channel or room (None for a direct message); ``sender`` the nick or
     user id; ``account`` the services account or verified id when the network gives one;
     ``operator`` whether the sender may change this room's settings (IRC +o, Matrix PL≥50);
-    ``bot_name`` the name the bot answers to there (``kojibot: task 1``).
+    ``bot_name`` the name the bot answers to there (``kojibot: task 1``); ``reply_to`` the
+    network's id of this message, where replies can point at it (a Matrix event id).
     """
 
     network: str
@@ -26,6 +27,7 @@ class Incoming:
     account: str | None = None
     operator: bool = False
     bot_name: str = ""
+    reply_to: str | None = None
 
     @property
     def direct(self) -> bool:
@@ -51,13 +53,15 @@ class Reply:
     """A message for a target; ``mention`` prefixes it with the asker's name in a room.
 
     ``on_sent`` is called once the adapter has written the whole message to the network
-    (the persisted outbox deletes its rows then).
+    (the persisted outbox deletes its rows then). ``reply_to`` is the id of the message
+    this answers, on networks that can show that (Matrix).
     """
 
     target: Target
     message: Message
     mention: str | None = None
     on_sent: Callable[[], object] | None = field(default=None, compare=False)
+    reply_to: str | None = None
 
     def sent(self) -> None:
         if self.on_sent is not None:
@@ -67,8 +71,10 @@ class Reply:
     def to(cls, incoming: Incoming, message: Message) -> Reply:
         """Answer where the command was said: in the room to its asker, or in the DM."""
         if incoming.direct:
-            return cls(Target(incoming.network, incoming.sender, direct=True), message)
-        return cls(Target(incoming.network, incoming.room), message, mention=incoming.sender)
+            return cls(Target(incoming.network, incoming.sender, direct=True), message,
+                       reply_to=incoming.reply_to)
+        return cls(Target(incoming.network, incoming.room), message, mention=incoming.sender,
+                   reply_to=incoming.reply_to)
 
 
 class Adapter(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from kojibot import __version__
@@ -92,6 +93,15 @@ def _networks(settings, bot) -> list[str]:
 
         bot.add_adapter(adapter_from_config(settings.irc, bot.receive))
         names.append("irc")
+    if settings.matrix is not None:
+        try:
+            from kojibot.adapters.matrix import adapter_from_config as matrix_adapter
+        except ImportError as exc:
+            raise SystemExit(f"kojibot: [matrix] needs matrix-nio ({exc}): "
+                             "pip install 'kojibot[matrix]'") from None
+        bot.add_adapter(matrix_adapter(settings.matrix, bot.receive,
+                                       state_dir=os.path.dirname(settings.bot.state)))
+        names.append("matrix")
     return names
 
 

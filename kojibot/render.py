@@ -1,11 +1,14 @@
-"""Renderers of the message model: plain text (console, Matrix body) and IRC (mIRC codes).
+"""Renderers of the message model: plain text (console, Matrix body), IRC (mIRC codes) and
+HTML (Matrix ``formatted_body``).
 
 Koji text is untrusted: every renderer first removes line breaks, NUL and other control
-characters, so nothing from the hub can end an IRC line early or inject formatting.
+characters, so nothing from the hub can end an IRC line early or inject formatting; the
+HTML renderer also escapes it and links only http(s) URLs.
 """
 
 from __future__ import annotations
 
+import html as _html
 import re
 import unicodedata
 
@@ -23,6 +26,10 @@ STATE_COLOURS = {
     "BUILDING": "12", "OPEN": "12", "ASSIGNED": "12",  # blue
     "FREE": "14",  # grey
 }
+
+# The same colours for Matrix HTML (mIRC's palette).
+HTML_COLOURS = {"03": "#009300", "04": "#ff0000", "07": "#fc7f00", "12": "#0000fc",
+                "14": "#7f7f7f"}
 
 
 def clean(value: str) -> str:
@@ -58,6 +65,30 @@ def _irc_span(span: Span, colours: bool) -> str:
         if colour:
             return f"{COLOUR}{colour}{body}{COLOUR}"
     return f"{BOLD}{body}{BOLD}"
+
+
+def html(message: Message) -> str:
+    """The message as Matrix HTML (org.matrix.custom.html): Koji text escaped, states in
+    ``<font color data-mx-color>``, bold, code and http(s) links."""
+    out = [_html.escape(clean(part), quote=False) if isinstance(part, str) else _html_span(part)
+           for part in message.parts]
+    return re.sub(r" {2,}", " ", "".join(out)).strip()
+
+
+def _html_span(span: Span) -> str:
+    body = _html.escape(clean(span.text), quote=False)
+    if span.style == "code":
+        return f"<code>{body}</code>"
+    if span.style == "link":
+        url = clean(span.url or span.text).strip()
+        if not re.match(r"https?://", url, re.IGNORECASE):
+            return body
+        return f'<a href="{_html.escape(url, quote=True)}">{body}</a>'
+    if span.style == "state":
+        colour = HTML_COLOURS.get(STATE_COLOURS.get((span.state or "").upper(), ""))
+        if colour:
+            return f'<font color="{colour}" data-mx-color="{colour}">{body}</font>'
+    return f"<b>{body}</b>"
 
 
 def strip_irc_formatting(value: str) -> str:

@@ -88,3 +88,16 @@ def proton_kojihub(rabbitmq):
         pytest.fail(f"koji hub with protonmsg unavailable: {exc}", pytrace=False)
     yield hub
     hub.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse():
+    """A real Synapse homeserver on loopback (tests/synapse.py): ``register()``, ``user()``."""
+    from tests import synapse as homeserver
+
+    try:
+        server = homeserver.start()
+    except homeserver.SynapseUnavailable as exc:
+        pytest.fail(f"Synapse unavailable: {exc}", pytrace=False)
+    yield server
+    server.cleanup()

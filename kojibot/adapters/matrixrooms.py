@@ -1,0 +1,195 @@
+"""Matrix without I/O: settings, invite policy, what a room event means to the bot, and the
+content of what it sends. The adapter (``matrix``) feeds raw event dicts in and sends the
+dicts that come out; these functions are tested without a homeserver.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from kojibot import render
+from kojibot.chat import Incoming, Reply
+
+OPERATOR_LEVEL = 50  # Matrix's usual moderator level; enough to change a room's subscriptions
+CREATOR_LEVEL = 2**53  # a room version 12 creator: above any power level
+TIMELINE_LIMIT = 50  # events per room per sync; older ones in a busy room are not seen
+ANYONE = {"anyone", "*"}
+
+# Long-poll syncs carry only what the bot reads: no presence, typing or receipts.
+SYNC_FILTER = {"presence": {"not_types": ["*"]},
+               "room": {"timeline": {"limit": TIMELINE_LIMIT},
+                        "ephemeral": {"not_types": ["*"]}}}
+# The very first sync only learns the rooms' state: old messages are history, not commands.
+FIRST_SYNC_FILTER = {"presence": {"not_types": ["*"]},
+                     "room": {"timeline": {"limit": 1}, "ephemeral": {"not_types": ["*"]}}}
+
+
+@dataclass(frozen=True)
+class MatrixSettings:
+    """The ``[matrix]`` section (see bot.example.ini). Secrets stay out of repr and logs."""
+
+    homeserver: str
+    user_id: str
+    password: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    device_name: str = "kojibot"
+    rooms: tuple[str, ...] = ()
+    auto_join: tuple[str, ...] = ()  # empty: people on the bot's own server
+    tls_verify: bool = True
+
+    @property
+    def server(self) -> str:
+        return server_of(self.user_id)
+
+    @property
+    def localpart(self) -> str:
+        return self.user_id[1:].split(":", 1)[0]
+
+
+def server_of(user_id: str) -> str:
+    """``@alice:example.org`` → ``example.org``."""
+    return user_id.split(":", 1)[1] if ":" in user_id else ""
+
+
+def may_invite(entries: Iterable[str], inviter: str, own_server: str) -> bool:
+    """Whether the auto_join policy accepts an invite from *inviter*: ``anyone``, a listed
+    user id, or a listed server; with no entries, people on the bot's own server."""
+    entries = [entry.strip() for entry in entries if entry.strip()] or [own_server]
+    for entry in entries:
+        if entry.lower() in ANYONE:
+            return True
+        if entry.startswith("@"):
+            if entry.lower() == inviter.lower():
+                return True
+        elif entry.lstrip(":").lower() == server_of(inviter).lower():
+            return True
+    return False
+
+
+def command_text(content: Mapping) -> str | None:
+    """The text of a message the bot should read: ``m.text`` only (notices are other bots,
+    edits were answered already), a reply's quoted fallback removed, lines joined."""
+    if content.get("msgtype") != "m.text" or not isinstance(content.get("body"), str):
+        return None
+    relates = content.get("m.relates_to")
+    if isinstance(relates, Mapping) and relates.get("rel_type") == "m.replace":
+        return None
+    body: str = content["body"]
+    if isinstance(relates, Mapping) and "m.in_reply_to" in relates:
+        lines = body.split("\n")
+        while lines and lines[0].startswith(">"):
+            lines.pop(0)
+        body = "\n".join(lines)
+    text = " ".join(body.split("\n")).strip()
+    return text or None
+
+
+def is_own_join(event: Mapping, me: str) -> bool:
+    """Our own membership becoming ``join`` (not a display-name change while joined)."""
+    content = event.get("content") or {}
+    previous = (event.get("unsigned") or {}).get("prev_content") or {}
+    return (event.get("type") == "m.room.member" and event.get("state_key") == me
+            and content.get("membership") == "join" and previous.get("membership") != "join")
+
+
+def fresh_events(events: list[Mapping], me: str) -> list[Mapping]:
+    """The timeline events after our own join in this batch: what came before it is
+    history the room shows newcomers, not commands for us (all of them if we did not
+    join in this batch)."""
+    start = 0
+    for index, event in enumerate(events):
+        if is_own_join(event, me):
+            start = index + 1
+    return events[start:]
+
+
+def own_membership(events: Iterable[Mapping], me: str) -> Mapping | None:
+    """The last change of our own membership among *events*."""
+    found = None
+    for event in events:
+        if event.get("type") == "m.room.member" and event.get("state_key") == me:
+            found = event
+    return found
+
+
+def privileged_creators(create: Mapping) -> frozenset[str]:
+    """Who outranks every power level in a room, from its ``m.room.create`` event: from
+    room version 12 on, its creators (and they are not listed in ``m.room.power_levels``)."""
+    content = create.get("content") or {}
+    version = str(content.get("room_version", "1"))
+    if not (version.isdigit() and int(version) >= 12) and version != "org.matrix.hydra.11":
+        return frozenset()
+    extra = content.get("additional_creators")
+    extra = [user for user in extra if isinstance(user, str)] if isinstance(extra, list) else []
+    return frozenset([create.get("sender"), *extra]) - {None}
+
+
+def incoming(event: Mapping, *, network: str, room_id: str, me: str, bot_name: str,
+             direct: bool, level: int) -> Incoming | None:
+    """What the core hears from one timeline event (None for anything but a person's text)."""
+    sender = event.get("sender")
+    if event.get("type") != "m.room.message" or not isinstance(sender, str) or sender == me:
+        return None
+    text = command_text(event.get("content") or {})
+    if text is None:
+        return None
+    return Incoming(network=network, sender=sender, text=text,
+                    room=None if direct else room_id, account=sender,
+                    operator=level >= OPERATOR_LEVEL, bot_name=bot_name,
+                    reply_to=event.get("event_id"))
+
+
+def reply_content(reply: Reply) -> dict:
+    """An ``m.notice``: plain body, HTML formatted_body, a reply to the command's event,
+    and the asker as an intentional mention."""
+    content: dict = {"msgtype": "m.notice", "body": render.plain(reply.message),
+                     "format": "org.matrix.custom.html",
+                     "formatted_body": render.html(reply.message)}
+    if reply.reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply.reply_to}}
+    if reply.mention and reply.mention.startswith("@") and not reply.target.direct:
+        content["m.mentions"] = {"user_ids": [reply.mention]}
+    return content
+
+
+def direct_map(content: object) -> dict[str, list[str]]:
+    """``m.direct`` account data, with anything malformed left out."""
+    if not isinstance(content, Mapping):
+        return {}
+    return {user: [room for room in rooms if isinstance(room, str)]
+            for user, rooms in content.items()
+            if isinstance(user, str) and isinstance(rooms, list)}
+
+
+def with_direct(mapping: Mapping[str, list[str]], user: str, room_id: str) -> dict[str, list[str]]:
+    """``m.direct`` with *room_id* recorded as a DM with *user* (last: the newest)."""
+    updated = {key: list(rooms) for key, rooms in mapping.items()}
+    rooms = [room for room in updated.get(user, []) if room != room_id]
+    updated[user] = [*rooms, room_id]
+    return updated
+
+
+def without_room(mapping: Mapping[str, list[str]], room_id: str) -> dict[str, list[str]]:
+    return {user: [room for room in rooms if room != room_id]
+            for user, rooms in mapping.items() if [room for room in rooms if room != room_id]}
+
+
+def direct_user(mapping: Mapping[str, list[str]], room_id: str) -> str | None:
+    """Whose DM *room_id* is, per ``m.direct``."""
+    for user, rooms in mapping.items():
+        if room_id in rooms:
+            return user
+    return None
+
+
+def encrypted_notice(room: str) -> str:
+    return (f"I do not post in {room}: it is end-to-end encrypted, and this bot has no "
+            "encryption support, so I stay silent there. Ask me here, or invite me to a "
+            "room without encryption.")
+
+
+def safe_name(value: str) -> str:
+    """A file-name-safe form of a user id."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", value.lstrip("@"))

@@ -1,0 +1,328 @@
+"""The Matrix adapter: its pure parts without a server, then the adapter alone (an echoing
+core) against a real Synapse: saved login, HTTP 429, invites, kicks, DMs. The whole bot on
+Matrix is in test_bot_matrix.py."""
+
+import json
+import os
+import stat
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, reactor, task
+
+from kojibot import config, render
+from kojibot.adapters import matrixrooms as rooms
+from kojibot.adapters.matrix import MatrixAdapter, MatrixSettings, adapter_from_config
+from kojibot.adapters.matrixqueue import SendQueues
+from kojibot.adapters.matrixstate import SavedSession
+from kojibot.chat import Incoming, Reply, Target
+from kojibot.message import bold, code, link, state, text
+from tests.busmessages import until
+from tests.synapse import from_bot, log_lines
+
+ME = "@kojibot:example.org"
+
+
+@pytest.fixture
+def logged():
+    """What the bot logs during the test, as formatted lines."""
+    with log_lines() as lines:
+        yield lines
+
+
+# --- without a server ---------------------------------------------------------------
+
+def test_html_escapes_koji_text_and_colours_states():
+    message = text("Task 7 <b>x</b> & ", state("FAILED"), " ", bold("a<i>"), " ",
+                   code("f41\r\nbuild"), " ", link("https://koji.test/t?a=1&b=\"2\""), " ",
+                   link("javascript:alert(1)"), " ", state("ODD"))
+    assert render.html(message) == (
+        'Task 7 &lt;b&gt;x&lt;/b&gt; &amp; '
+        '<font color="#ff0000" data-mx-color="#ff0000">FAILED</font> <b>a&lt;i&gt;</b> '
+        '<code>f41 build</code> '
+        '<a href="https://koji.test/t?a=1&amp;b=&quot;2&quot;">'
+        'https://koji.test/t?a=1&amp;b="2"</a> javascript:alert(1) <b>ODD</b>')
+    assert render.plain(message).startswith("Task 7 <b>x</b> & FAILED a<i> f41 build")
+
+
+def test_reply_content_is_a_notice_replying_to_the_command():
+    asked = Incoming("matrix", "@alice:example.org", "!task 7", room="!r:example.org",
+                     reply_to="$cmd")
+    content = rooms.reply_content(Reply.to(asked, text("Task 7 ", state("CLOSED"))))
+    assert content == {
+        "msgtype": "m.notice", "body": "Task 7 CLOSED", "format": "org.matrix.custom.html",
+        "formatted_body": 'Task 7 <font color="#009300" data-mx-color="#009300">CLOSED</font>',
+        "m.relates_to": {"m.in_reply_to": {"event_id": "$cmd"}},
+        "m.mentions": {"user_ids": ["@alice:example.org"]}}
+    relayed = rooms.reply_content(Reply(Target("matrix", "!r:example.org"), text("x")))
+    assert "m.relates_to" not in relayed and "m.mentions" not in relayed
+
+
+def test_command_text_reads_people_not_bots_or_edits():
+    assert rooms.command_text({"msgtype": "m.text", "body": " !task 1 "}) == "!task 1"
+    assert rooms.command_text({"msgtype": "m.notice", "body": "!task 1"}) is None
+    assert rooms.command_text({"msgtype": "m.text", "body": 5}) is None
+    assert rooms.command_text({"msgtype": "m.text", "body": "* !task 2", "m.relates_to": {
+        "rel_type": "m.replace", "event_id": "$a"}}) is None
+    assert rooms.command_text({"msgtype": "m.text", "body": "> <@a:x> hi\n> there\n\n!task 3",
+                               "m.relates_to": {"m.in_reply_to": {"event_id": "$a"}}}) == \
+        "!task 3"
+    assert rooms.command_text({"msgtype": "m.text", "body": "see\nhttps://k/taskinfo?taskID=4"}) \
+        == "see https://k/taskinfo?taskID=4"
+
+
+def member(user, membership, previous=None, sender=None):
+    event = {"type": "m.room.member", "state_key": user, "sender": sender or user,
+             "content": {"membership": membership}}
+    if previous:
+        event["unsigned"] = {"prev_content": {"membership": previous}}
+    return event
+
+
+def said(sender, body, event_id="$e"):
+    return {"type": "m.room.message", "sender": sender, "event_id": event_id,
+            "content": {"msgtype": "m.text", "body": body}}
+
+
+def test_history_before_our_join_is_not_answered():
+    old, new = said("@a:x", "!task 1", "$old"), said("@a:x", "!task 2", "$new")
+    events = [old, member(ME, "join", previous="invite"), new,
+              member(ME, "join", previous="join")]  # a display-name change
+    assert rooms.fresh_events(events, ME) == [new, events[3]]
+    assert rooms.fresh_events([old, new], ME) == [old, new]
+    heard = rooms.incoming(new, network="matrix", room_id="!r:x", me=ME, bot_name="kojibot",
+                           direct=False, level=50)
+    assert heard == Incoming("matrix", "@a:x", "!task 2", room="!r:x", account="@a:x",
+                             operator=True, bot_name="kojibot", reply_to="$new")
+    assert rooms.incoming(said(ME, "!task 1"), network="matrix", room_id="!r:x", me=ME,
+                          bot_name="kojibot", direct=False, level=100) is None
+    dm = rooms.incoming(new, network="matrix", room_id="!r:x", me=ME, bot_name="kojibot",
+                        direct=True, level=0)
+    assert dm.direct and not dm.operator
+
+
+def test_auto_join_policy():
+    assert rooms.may_invite([], "@alice:example.org", "example.org")
+    assert not rooms.may_invite([], "@mallory:evil.test", "example.org")
+    assert rooms.may_invite(["anyone"], "@mallory:evil.test", "example.org")
+    assert rooms.may_invite(["@Bob:other.test", "fedora.im"], "@bob:other.test", "x")
+    assert rooms.may_invite([":fedora.im"], "@carol:fedora.im", "x")
+    assert not rooms.may_invite(["@bob:other.test"], "@alice:example.org", "example.org")
+
+
+def test_direct_map_bookkeeping():
+    mapping = rooms.direct_map({"@a:x": ["!1:x", 7], "@b:x": "bad", 3: ["!9:x"]})
+    assert mapping == {"@a:x": ["!1:x"]}
+    mapping = rooms.with_direct(rooms.with_direct(mapping, "@a:x", "!2:x"), "@a:x", "!1:x")
+    assert mapping == {"@a:x": ["!2:x", "!1:x"]}
+    assert rooms.direct_user(mapping, "!2:x") == "@a:x"
+    assert rooms.without_room(rooms.without_room(mapping, "!1:x"), "!2:x") == {}
+
+
+def test_saved_session_is_private_and_per_account(tmp_path):
+    saved = SavedSession(tmp_path / "state", ME, "https://matrix.example.org")
+    assert saved.credentials() is None and saved.next_batch is None
+    saved.save_credentials("DEV", "syt_token")
+    saved.save_next_batch("s1_2")
+    for path in (saved.login_path, saved.sync_path):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    again = SavedSession(tmp_path / "state", ME, "https://matrix.example.org")
+    assert again.credentials() == ("DEV", "syt_token") and again.next_batch == "s1_2"
+    assert SavedSession(tmp_path / "state", ME, "https://other.test").credentials() is None
+    saved.login_path.write_text("{not json")
+    assert saved.credentials() is None
+    saved.forget_credentials()
+    assert not saved.login_path.exists()
+
+
+def test_config_matrix_section():
+    base = "[matrix]\nhomeserver = https://matrix.example.org/\nuser_id = @kojibot:example.org\n"
+    settings = config.parse(base + "password = hunter2\nrooms = #koji:example.org, !a:b\n")
+    assert settings.matrix.homeserver == "https://matrix.example.org"
+    assert settings.matrix.rooms == ["#koji:example.org", "!a:b"]
+    assert settings.matrix.device_name == "kojibot" and settings.matrix.tls_verify
+    with pytest.raises(config.ConfigError) as info:
+        config.parse("[matrix]\nhomeserver = matrix.example.org\nuser_id = kojibot\n"
+                     "password = hunter2\naccess_token = syt_secret\nrooms = koji\n"
+                     "auto_join = @nobody\n")
+    assert info.value.problems == [
+        "matrix.homeserver: bad value 'matrix.example.org': expected an http:// or https:// URL",
+        "matrix.user_id: bad value 'kojibot': expected a Matrix user id like "
+        "@kojibot:example.org",
+        "matrix.password: give matrix.password or matrix.access_token (one of them)",
+        "matrix.rooms: 'koji' is not a room id (!id:server) or alias (#name:server)",
+        "matrix.auto_join: '@nobody' is not anyone, a user id (@name:server) or a server name"]
+    assert "hunter2" not in str(info.value) and "syt_secret" not in str(info.value)
+    with pytest.raises(config.ConfigError, match="one of them"):
+        config.parse(base)
+
+
+def test_adapter_from_config(tmp_path, logged):
+    settings = config.parse("[matrix]\nhomeserver = https://matrix.example.org\n"
+                            "user_id = @kojibot:example.org\naccess_token = syt_x\n"
+                            "tls_verify = no\nauto_join = anyone\n")
+    adapter = adapter_from_config(settings.matrix, lambda incoming: None,
+                                  state_dir=str(tmp_path))
+    assert adapter.client.ssl is False and adapter.settings.auto_join == ("anyone",)
+    assert "syt_x" not in repr(adapter.settings)
+    assert "TLS certificate verification is off for https://matrix.example.org" in logged
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_queue_waits_out_rate_limits_in_order():
+    clock, sent, tries = task.Clock(), [], []
+    answers = {"b": [0.5, 0.25, None], "c": [RuntimeError("down"), None]}
+
+    async def send(item):
+        tries.append(item)
+        answer = answers.get(item, [None]).pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    queues = SendQueues(send, finished=sent.append, when_ready=lambda: defer.succeed(None),
+                        is_ready=lambda: True, retry_policy=lambda n: 2.0, clock=clock)
+    queues.start()
+    for item in "abcd":
+        queues.put("!room", item)
+    queues.put("!other", "x")
+    assert sent == ["a", "x"]
+    clock.advance(0.5)
+    clock.advance(0.25)
+    assert sent == ["a", "x", "b"] and tries.count("c") == 1
+    clock.advance(2.0)
+    assert sent == ["a", "x", "b", "c", "d"] and len(queues) == 0
+
+
+# --- against a real Synapse ---------------------------------------------------------
+
+class Echo:
+    """An adapter whose core answers every line with ``heard: <line>``."""
+
+    def __init__(self, synapse, tmp_path, account, **settings):
+        self.heard = []
+        settings = MatrixSettings(synapse.url, account["user_id"],
+                                  password=account["password"], **settings)
+        self.adapter = MatrixAdapter(settings, self.receive, state_dir=str(tmp_path),
+                                     retry_policy=lambda attempt: 0.2)
+
+    def receive(self, incoming):
+        self.heard.append(incoming)
+        self.adapter.deliver(Reply.to(incoming, text(f"heard: {incoming.text}")))
+
+    async def start(self):
+        self.adapter.startService()
+        await self.adapter.when_ready().addTimeout(20, reactor)
+        return self.adapter
+
+    async def stop(self):
+        await self.adapter.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_password_login_is_saved_private_and_reused(synapse, tmp_path, logged):
+    account = synapse.register("mx-login", password="pw-never-logged")
+    echo = Echo(synapse, tmp_path, account)
+    await echo.start()
+    device = echo.adapter.client.device_id
+    await echo.stop()
+    saved = tmp_path / "matrix-mx-login_localhost.login.json"
+    assert stat.S_IMODE(os.stat(saved).st_mode) == 0o600
+    assert json.loads(saved.read_text())["device_id"] == device
+    again = Echo(synapse, tmp_path, account)
+    await again.start()
+    assert again.adapter.client.device_id == device  # no second login
+    await again.stop()
+    data = json.loads(saved.read_text())
+    saved.write_text(json.dumps({**data, "access_token": "syt_revoked"}))
+    third = Echo(synapse, tmp_path, account)
+    await third.start()  # the refused token is replaced by a new password login
+    assert json.loads(saved.read_text())["access_token"] not in ("syt_revoked",
+                                                               data["access_token"])
+    await third.stop()
+    assert any("logged in as @mx-login:localhost" in line for line in logged)
+    assert not [line for line in logged if "pw-never-logged" in line]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_configured_access_token_is_used_not_saved(synapse, tmp_path):
+    account = synapse.register("mx-token")
+    settings = MatrixSettings(synapse.url, account["user_id"],
+                              access_token=account["access_token"])
+    adapter = MatrixAdapter(settings, lambda incoming: None, state_dir=str(tmp_path))
+    adapter.startService()
+    await adapter.when_ready().addTimeout(20, reactor)
+    assert adapter.client.device_id == account["device_id"]
+    await adapter.stopService()
+    assert [path.name for path in tmp_path.iterdir()] == ["matrix-mx-token_localhost.sync"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_rate_limited_replies_keep_their_order(synapse, tmp_path, logged):
+    account = synapse.register("mx-limited")
+    alice = synapse.user(synapse.register("mx-limited-alice"))
+    echo = Echo(synapse, tmp_path, account)
+    adapter = await echo.start()
+    room = await alice.create_room(invite=[account["user_id"]])
+    await alice.wait_member(room, account["user_id"])
+    synapse.limit_messages(account["user_id"], per_second=4, burst=1)
+    try:
+        for n in range(3):  # Synapse holds each 429 back 0.5 s: few lines suffice
+            adapter.deliver(Reply(Target("matrix", room), text(f"line {n}")))
+        await alice.wait_event(room, lambda e: e["content"].get("body") == "line 2")
+        bodies = [e["content"]["body"] for e in await alice.messages(room)
+                  if from_bot(account["user_id"])(e)]
+        assert bodies == ["line 0", "line 1", "line 2"]
+        assert any("rate limited" in line for line in logged)
+    finally:
+        synapse.limit_messages(account["user_id"], per_second=0, burst=0)
+        await echo.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_invites_follow_auto_join_and_kicks_are_forgotten(synapse, tmp_path, logged):
+    account = synapse.register("mx-invites")
+    friend = synapse.register("mx-friend")
+    stranger = synapse.user(synapse.register("mx-stranger"))
+    echo = Echo(synapse, tmp_path, account, auto_join=(friend["user_id"],))
+    adapter = await echo.start()
+    refused = await stranger.create_room(invite=[account["user_id"]])
+    friendly = synapse.user(friend)
+    room = await friendly.create_room(invite=[account["user_id"]])
+    await friendly.wait_member(room, account["user_id"])
+    await until(lambda: adapter.client.rooms.get(room) is not None, 20)
+    members = await stranger.members(refused)
+    assert members[account["user_id"]] == "leave"
+    assert any("declined an invite" in line and "mx-stranger" in line for line in logged)
+    await friendly.send(room, "!ping")
+    await friendly.wait_event(room, from_bot(account["user_id"]))
+    await friendly.kick(room, account["user_id"], reason="too chatty")
+    await until(lambda: room not in adapter.client.rooms, 20)
+    assert any(f"kicked from {room} by {friend['user_id']} (too chatty)" in line
+               for line in logged)
+    adapter.deliver(Reply(Target("matrix", room), text("after the kick")))
+    await until(lambda: any("cannot post in" in line for line in logged), 20)
+    await echo.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_direct_messages_open_one_room_and_reuse_it(synapse, tmp_path):
+    account = synapse.register("mx-dm")
+    bob_account = synapse.register("mx-dm-bob")
+    bob = synapse.user(bob_account)
+    echo = Echo(synapse, tmp_path, account)
+    adapter = await echo.start()
+    adapter.deliver(Reply(Target("matrix", bob.user_id, direct=True), text("first alert")))
+    room, invite = await bob.wait_invite(account["user_id"])
+    assert invite.get("is_direct") is True
+    await bob.join(room)
+    await bob.wait_event(room, lambda e: e["content"].get("body") == "first alert")
+    await bob.send(room, "task 1")  # a DM needs no prefix
+    heard = await bob.wait_event(room, lambda e: e["content"].get("body") == "heard: task 1")
+    assert echo.heard[-1].direct and heard["content"]["m.relates_to"]
+    adapter.deliver(Reply(Target("matrix", bob.user_id, direct=True), text("second alert")))
+    await bob.wait_event(room, lambda e: e["content"].get("body") == "second alert")
+    direct = await synapse.user(account).call(
+        "GET", f"/user/{account['user_id']}/account_data/m.direct")
+    assert direct == {bob.user_id: [room]}
+    await echo.stop()
