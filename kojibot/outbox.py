@@ -80,13 +80,14 @@ class OutboxPump:
         recent = self.recent[key]
         while recent and now - recent[0] >= self.window:
             recent.popleft()
-        singles = max(0, self.coalesce - len(recent)) if key not in self.held_since else 0
-        for row in rows[:min(singles, budget)]:
+        allowed = max(0, self.coalesce - len(recent)) if key not in self.held_since else 0
+        singles = min(allowed, budget, len(rows))
+        for row in rows[:singles]:
             self._hand(adapter, key, [row], from_json(row.message))
             recent.append(now)
-        held = rows[min(singles, budget):]
-        if not held:
-            return None
+        held = rows[singles:]
+        if not held or singles < allowed:
+            return None  # done, or waiting for room in flight (a written row pumps again)
         started = self.held_since.setdefault(key, now)
         if now - started < self.window:
             return started + self.window - now

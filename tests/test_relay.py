@@ -146,3 +146,19 @@ async def test_rows_wait_for_the_network_and_stay_until_written(tmp_path):
     assert [r.target for r in store.pending()] == ["#a"]
     clock.advance(1)
     assert len(adapter.replies) == 2  # the unwritten one is not handed twice
+
+
+@pytest_twisted.ensureDeferred
+async def test_rows_beyond_the_in_flight_limit_wait_without_becoming_a_digest(tmp_path):
+    store, relay = setup([sub("#a", "package", "bash")], tmp_path)
+    await relay.handle([build_change(n, "bash", 1) for n in range(1, 61)])
+    clock, adapter = Clock(), Recorder(auto=False)
+    pump = OutboxPump(store, {"irc": adapter}, coalesce=1000, window=10, reactor=clock,
+                      clock=clock.seconds)
+    pump.pump()
+    assert len(adapter.replies) == 50  # the in-flight limit
+    for reply in list(adapter.replies):
+        reply.sent()
+    clock.advance(0)
+    lines = adapter.lines()
+    assert len(lines) == 60 and not [text for _, text in lines if "builds completed" in text]

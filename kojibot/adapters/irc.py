@@ -169,6 +169,7 @@ class _Connection(irc.IRCClient):
     def connectionMade(self) -> None:
         self.supported = irc.ServerSupportedFeatures()
         self.adapter.connection = self
+        _no_delay(self.transport)
         self._watchdog.start(min(self.settings.ping_interval, self.settings.ping_timeout / 3),
                              now=False)
         if self.password:
@@ -407,3 +408,12 @@ class _Connection(irc.IRCClient):
 
     def _on_ERROR(self, line: Line) -> None:
         self.server_error = line.params[-1] if line.params else None  # said when it closes
+
+
+def _no_delay(transport) -> None:
+    """Send each paced line at once (Nagle would hold it for the server's delayed ACK)."""
+    while transport is not None:
+        if hasattr(transport, "setTcpNoDelay"):
+            transport.setTcpNoDelay(True)
+            return
+        transport = getattr(transport, "transport", None)  # TLS wraps the TCP transport
