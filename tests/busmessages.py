@@ -4,7 +4,6 @@ import json
 import re
 
 import pika
-from twisted.internet import reactor, task
 
 from kojibot.render import strip_irc_formatting
 
@@ -52,6 +51,8 @@ def count_events(lines, package):
 
 async def until(probe, timeout):
     """Wait (without blocking the reactor) until probe() is true."""
+    from twisted.internet import reactor, task
+
     deadline = reactor.seconds() + timeout
     while not probe():
         assert reactor.seconds() < deadline, f"not true within {timeout} s"
