@@ -38,6 +38,7 @@ from txamqp.protocol import AMQClient  # noqa: E402
 from kojibot import __version__  # noqa: E402
 from kojibot.amqpsettings import AMQPSettings, Broker, tls_options  # noqa: E402
 from kojibot.amqpwire import Delivery, FrameReader, MalformedFrame, start_ok_frame  # noqa: E402
+from kojibot.waiters import Waiters  # noqa: E402
 
 __all__ = ["AMQPConsumer", "AMQPSettings", "Broker", "Delivery", "Outcome",
            "consumer_from_config"]
@@ -97,7 +98,7 @@ class AMQPConsumer(Service):
         self._last_error: str | None = None
         self._busy = False
         self._held = None  # the delayed call that ends a pause after a handler failure
-        self._waiters: list[defer.Deferred[None]] = []
+        self._waiters = Waiters()
         self._idle: list[defer.Deferred[None]] = []
         factory = Factory()
         factory.noisy = False
@@ -113,11 +114,7 @@ class AMQPConsumer(Service):
 
     def when_consuming(self) -> defer.Deferred[None]:
         """Fires once the queue is declared, bound and consumed (at once if it is now)."""
-        if self.consuming:
-            return defer.succeed(None)
-        waiter: defer.Deferred[None] = defer.Deferred()
-        self._waiters.append(waiter)
-        return waiter
+        return self._waiters.wait(self.consuming)
 
     def startService(self) -> None:
         super().startService()
@@ -175,9 +172,7 @@ class AMQPConsumer(Service):
         self.stats.connections += 1
         log.info("consuming {queue} on {broker} ({exchange}: {topics})", queue=settings.queue,
                  broker=self.broker, exchange=settings.exchange, topics=" ".join(settings.topics))
-        self._waiters, waiters = [], self._waiters
-        for waiter in waiters:
-            waiter.callback(None)
+        self._waiters.fire()
         self._kick()
 
     def _setup_failed(self, proto: _Protocol, failure: Failure) -> None:

@@ -26,6 +26,7 @@ from kojibot.adapters import irclines
 from kojibot.adapters.irclines import IRCSettings, Line
 from kojibot.chat import Incoming, Reply
 from kojibot.pacing import TokenBucket
+from kojibot.waiters import Waiters
 
 __all__ = ["IRCAdapter", "IRCSettings", "adapter_from_config"]
 
@@ -53,7 +54,7 @@ class IRCAdapter(Service):
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=300.0)
         self._failures = 0  # connections lost before sign-on, so backoff grows on them too
         self._last_error: str | None = None
-        self._waiters: list[defer.Deferred[None]] = []
+        self._waiters = Waiters()
         factory = Factory()
         factory.buildProtocol = lambda addr: _Connection(self)
         self._client = ClientService(
@@ -72,11 +73,7 @@ class IRCAdapter(Service):
 
     def when_ready(self) -> defer.Deferred[None]:
         """Fires once signed on and in the configured channels (at once if so now)."""
-        if self.ready:
-            return defer.succeed(None)
-        waiter: defer.Deferred[None] = defer.Deferred()
-        self._waiters.append(waiter)
-        return waiter
+        return self._waiters.wait(self.ready)
 
     def deliver(self, reply: Reply) -> None:
         """Queue *reply*; it goes out paced, in order, after any reconnect."""
@@ -312,9 +309,7 @@ class _Connection(irc.IRCClient):
         elif self._ready_call and self._ready_call.active():
             self._ready_call.cancel()
         self.ready = True
-        waiters, self.adapter._waiters = self.adapter._waiters, []
-        for waiter in waiters:
-            waiter.callback(None)
+        self.adapter._waiters.fire()
         self.pump()
 
     def _join_failed(self, line: Line) -> None:

@@ -38,6 +38,7 @@ from kojibot.adapters.matrixrooms import MatrixSettings
 from kojibot.adapters.matrixstate import SavedSession
 from kojibot.chat import Incoming, Reply, Target
 from kojibot.message import text
+from kojibot.waiters import Waiters
 
 __all__ = ["MatrixAdapter", "MatrixSettings", "adapter_from_config"]
 
@@ -84,7 +85,7 @@ class MatrixAdapter(Service):
         self._chores: set[defer.Deferred] = set()
         self._synced = False
         self._loop: defer.Deferred | None = None
-        self._waiters: list[defer.Deferred[None]] = []
+        self._waiters = Waiters()
         if not settings.tls_verify:
             log.warn("TLS certificate verification is off for {url}", url=settings.homeserver)
 
@@ -94,11 +95,7 @@ class MatrixAdapter(Service):
 
     def when_ready(self) -> defer.Deferred[None]:
         """Fires once logged in, synced and in the configured rooms (at once if so now)."""
-        if self.ready:
-            return defer.succeed(None)
-        waiter: defer.Deferred[None] = defer.Deferred()
-        self._waiters.append(waiter)
-        return waiter
+        return self._waiters.wait(self.ready)
 
     def deliver(self, reply: Reply) -> None:
         """Queue *reply*; a room's messages go out one at a time, in order."""
@@ -205,9 +202,7 @@ class MatrixAdapter(Service):
             await self._join_configured()
             self._synced = True
             log.info("synced with {url} as {user}", url=self.settings.homeserver, user=self.me)
-            waiters, self._waiters = self._waiters, []
-            for waiter in waiters:
-                waiter.callback(None)
+            self._waiters.fire()
 
     async def _join_configured(self) -> None:
         for room in self.settings.rooms:
