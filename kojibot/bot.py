@@ -11,7 +11,7 @@ from twisted.logger import Logger
 import txkoji
 from kojibot.alerts import Alerts
 from kojibot.chat import Adapter, Incoming, Reply
-from kojibot.commands import load_plugins
+from kojibot.loader import load_plugins
 from kojibot.dispatcher import Dispatcher
 from kojibot.outbox import OutboxPump
 from kojibot.ratelimit import RateLimit

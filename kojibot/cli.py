@@ -114,6 +114,3 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(argv[1])
     return run(_arguments(argv))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

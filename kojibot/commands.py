@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -137,21 +137,3 @@ class Registry:
 
     def names(self) -> list[str]:
         return sorted(self.commands)
-
-
-def load_plugins(names: Iterable[str]) -> Registry:
-    """Import ``plugins.<name>`` for each name; a missing plugin is a one-line ValueError."""
-    import importlib
-
-    registry = Registry()
-    for name in names:
-        if not name.isidentifier():
-            raise ValueError(f"bot.plugins: {name!r} is not a plugin name")
-        try:
-            module = importlib.import_module(f"plugins.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"plugins.{name}":
-                raise
-            raise ValueError(f"bot.plugins: no plugin named {name!r}") from None
-        registry.add_module(module)
-    return registry

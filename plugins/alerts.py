@@ -8,7 +8,7 @@ from kojibot.alerts import DEFAULT_EVENTS, EVENTS
 from kojibot.commands import command
 from kojibot.message import text
 from kojibot.store import Alert
-from plugins.iam import whoami
+from kojibot.plugins.iam import whoami
 
 USAGE = "on [EVENT...] | off | package NAME [EVENT...|off]"
 

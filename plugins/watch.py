@@ -9,7 +9,7 @@ from kojibot.commands import command
 from kojibot.message import Message, text
 from kojibot.watcher import PER_PERSON
 from kojibot.watches import is_done, root_state
-from plugins.iam import whoami
+from kojibot.plugins.iam import whoami
 
 MAX_AT_ONCE = 5
 

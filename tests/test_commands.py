@@ -7,8 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kojibot import config
-from kojibot.commands import Registry, UsageError, command, load_plugins
+from kojibot.commands import Registry, UsageError, command
 from kojibot.dispatcher import addressed
 
 
@@ -82,22 +81,10 @@ def test_addressing(line, direct, expect):
     assert addressed(line, "!", "kojibot", direct) == expect
 
 
-def test_registry_refuses_twins_and_unknown_plugins():
+def test_registry_refuses_twins():
     import types
 
     registry = Registry()
     registry.add_module(types.SimpleNamespace(a=task, __name__="m"))
     with pytest.raises(ValueError, match="declared twice"):
         registry.add_module(types.SimpleNamespace(b=task))
-    with pytest.raises(ValueError, match="no plugin named 'nosuch'"):
-        load_plugins(["nosuch"])
-    with pytest.raises(ValueError, match="is not a plugin name"):
-        load_plugins(["../etc"])
-
-
-def test_builtin_plugins_load():
-    registry = load_plugins(config.defaults().bot.plugins)
-    assert registry.names() == ["alerts", "build", "eta", "help", "iam", "latest", "subscribe",
-                                "subscriptions", "task", "unsubscribe", "unwatch", "user",
-                                "watch", "watches"]
-    assert [listener.name for listener in registry.listeners] == ["kojiweb_links"]
