@@ -11,8 +11,8 @@ from twisted.logger import Logger
 import txkoji
 from kojibot.alerts import Alerts
 from kojibot.chat import Adapter, Incoming, Reply
-from kojibot.loader import load_plugins
 from kojibot.dispatcher import Dispatcher
+from kojibot.loader import load_plugins
 from kojibot.outbox import OutboxPump
 from kojibot.ratelimit import RateLimit
 from kojibot.relay import Relay
