@@ -101,3 +101,15 @@ def synapse():
         pytest.fail(f"Synapse unavailable: {exc}", pytrace=False)
     yield server
     server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory):
+    """The wheel built from this tree, installed non-editable with its extras in a fresh
+    venv (tests/installed.py); end-to-end tests start that venv's ``kojibot``."""
+    from tests.installed import Installation, InstallFailed
+
+    try:
+        return Installation.build(tmp_path_factory.mktemp("installed"))
+    except InstallFailed as exc:
+        pytest.fail(f"kojibot could not be built and installed: {exc}", pytrace=False)

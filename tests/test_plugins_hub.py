@@ -1,7 +1,5 @@
 """The query commands against the real hub: answers carry the hub's own values."""
 
-import subprocess
-import sys
 
 import pytest
 import pytest_twisted
@@ -130,17 +128,3 @@ async def test_hub_down_is_one_line_within_10_s(kojihub, tmp_path):
     assert reactor.seconds() - started < 10
     assert line.startswith("The Koji hub did not answer: connection refused")
     assert "http://127.0.0.1:9/kojihub" in line and "\n" not in line
-
-
-def test_console_answers_from_stdin(kojihub, tmp_path):
-    ini = tmp_path / "bot.ini"
-    ini.write_text(f"[bot]\nstate = {tmp_path}/state.sqlite3\n"
-                   f"[koji]\nserver = {kojihub.url}\nweburl = {kojihub.weburl}\n")
-    task_id = kojihub.facts["builds"]["complete"]["task_id"]
-    run = subprocess.run([sys.executable, "-m", "kojibot.cli", "--console", "--config", str(ini),
-                          "--log-level", "error"], input=f"task {task_id}\nhelp\n",
-                         capture_output=True, text=True, timeout=60)
-    assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
-    assert lines[0].startswith(f"Task {task_id} build ") and " CLOSED by " in lines[0]
-    assert lines[1].startswith("Commands: alerts, build, eta, help")
