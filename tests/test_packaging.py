@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
+
+import pytest_twisted
 
 from tests.installed import ROOT
 
@@ -62,3 +66,39 @@ def test_the_installed_command_and_module_run_from_the_venv_alone(installed, tmp
                                capture_output=True, text=True, cwd=tmp_path,
                                env=installed.environment(tmp_path))
     assert as_module.stdout == version.stdout
+
+
+def readme_block(after_heading: str) -> str:
+    """The first fenced block after a README heading."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index(after_heading):]
+    return re.search(r"```(\w*)\n(.*?)```", section, re.S).group(2)
+
+
+def test_the_readme_run_command_installs_and_runs_the_bot(tmp_path):
+    """The command exactly as written, in a copy of the tree, with a HOME of its own."""
+    command = readme_block("## Run the bot").strip()
+    tree = tmp_path / "clone"
+    shutil.copytree(ROOT, tree, ignore=lambda folder, names: [
+        name for name in names if NOT_SOURCE.search(name)])
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
+    run = subprocess.run(["sh", "-c", command], input="help\n", capture_output=True, text=True,
+                         cwd=tree, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[-1].startswith("Commands: alerts, build, eta, help")
+    assert (home / ".local" / "share" / "kojibot" / "state.sqlite3").is_file()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_readme_example_plugin_loads_from_its_file_and_answers(tmp_path):
+    from kojibot.loader import load_plugins
+    from kojibot.render import plain
+
+    path = tmp_path / "greet.py"
+    path.write_text(readme_block("### Your own plugins"))
+    registry = load_plugins(["help", str(path)])
+    command = registry.get("hello")
+    assert command.usage("!") == "!hello NAME"
+    assert plain(await command.handler(None, *command.parse(["Ada"]))) == "Hello, Ada!"
