@@ -8,16 +8,27 @@ Parameters after ``ctx`` are the arguments: the annotation's type converts the w
 (int or str), the Annotated label names it in the usage line, a default makes it
 optional, ``*rest`` takes the remaining words (none or more). Parsing never raises anything but
 UsageError.
+
+Chat text is untrusted and goes on to the hub, so every word is checked before any handler
+runs: at most MAX_WORD characters, no control characters (XML-RPC cannot carry them), and a
+word of digits must be a Koji id, at most MAX_ID (ints travel as ``<i8>``). An int argument is
+such an id, 1 or more.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
+
+MAX_ID = 2**63 - 1  # the largest integer XML-RPC's <i8> (and so a Koji hub) takes
+MAX_WORD = 255  # characters in one argument: far above any NVR, tag, package or user name
+# C0 and C1 controls, DEL, lone surrogates and U+FFFE/U+FFFF: not text, and not valid XML.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class UsageError(Exception):
@@ -68,15 +79,35 @@ class Command:
 
 
 def _convert(param: Param, word: str) -> Any:
+    check_word(param.label, word)
     try:
         return param.convert(word)
     except (ValueError, TypeError):
-        kind = "a number" if param.convert is _positive_int else "valid"
+        if param.convert is _koji_id and word.isdigit():
+            raise _not_an_id(param.label, word) from None
+        kind = "a number" if param.convert is _koji_id else "valid"
         raise UsageError(f"{param.label} must be {kind}, not {word[:40]!r}") from None
 
 
-def _positive_int(word: str) -> int:
-    if not word.isdigit():
+def check_word(label: str, word: str) -> None:
+    """UsageError unless ``word`` is fit to send to the hub (see the module docstring)."""
+    if len(word) > MAX_WORD:
+        raise UsageError(f"{label} is too long ({len(word)} characters, at most {MAX_WORD})")
+    unsafe = _UNSAFE.search(word)
+    if unsafe:
+        raise UsageError(f"{label} must not contain control characters "
+                         f"(found U+{ord(unsafe.group()):04X})")
+    if word.isdigit() and not (word.isascii() and int(word) <= MAX_ID):
+        raise _not_an_id(label, word)
+
+
+def _not_an_id(label: str, word: str) -> UsageError:
+    shown = word if len(word) <= 30 else word[:27] + "..."
+    return UsageError(f"{label} {shown} is not a Koji id (1 to {MAX_ID})")
+
+
+def _koji_id(word: str) -> int:
+    if not (word.isascii() and word.isdigit() and 0 < int(word) <= MAX_ID):
         raise ValueError(word)
     return int(word)
 
@@ -89,7 +120,7 @@ def _params(handler: Callable) -> list[Param]:
         label = parameter.name.upper()
         if typing.get_origin(hint) is typing.Annotated:
             hint, label = typing.get_args(hint)[0], typing.get_args(hint)[1]
-        convert = _positive_int if hint is int else str
+        convert = _koji_id if hint is int else str
         rest = parameter.kind is inspect.Parameter.VAR_POSITIONAL
         optional = parameter.default is not inspect.Parameter.empty
         params.append(Param(parameter.name, label, convert, optional, rest))

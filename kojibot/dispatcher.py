@@ -83,12 +83,12 @@ class Dispatcher:
         limited = self._limited(incoming)
         if limited is not None:
             return limited
-        name, _, rest = line.partition(" ")
+        name, *words = line.split()
         command = self.registry.get(name)
         if command is None:
             return [Reply.to(incoming, text(
                 f"Unknown command {self.prefix}{name[:30]} — try {self.prefix}help"))]
-        return await self._run(command, rest.split(), context)
+        return await self._run(command, words, context)
 
     def _limited(self, incoming: Incoming) -> list[Reply] | None:
         """None if the sender may go on; else the one-time notice (or silence)."""
@@ -125,6 +125,8 @@ class Dispatcher:
         return replies if limited is None else limited
 
     async def _call(self, name: str, handler, context: Context, arguments: list) -> list[Reply]:
+        """The handler's answer; a hub failure is only answered (txkoji logs each one, once),
+        anything else is a plugin bug: logged with its traceback, apologised for in chat."""
         try:
             result = await handler(context, *arguments)
         except txkoji.KojiTransportError as exc:

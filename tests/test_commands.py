@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kojibot.commands import Registry, UsageError, command
+from kojibot.commands import MAX_ID, MAX_WORD, Registry, UsageError, check_word, command
 from kojibot.dispatcher import addressed
 
 
@@ -88,3 +88,55 @@ def test_registry_refuses_twins():
     registry.add_module(types.SimpleNamespace(a=task, __name__="m"))
     with pytest.raises(ValueError, match="declared twice"):
         registry.add_module(types.SimpleNamespace(b=task))
+
+
+BIG = "99999999999999999999999"
+
+
+@pytest.mark.parametrize("word,message", [
+    (BIG, f"ID {BIG} is not a Koji id (1 to 9223372036854775807)"),
+    ("9223372036854775808", "ID 9223372036854775808 is not a Koji id"),
+    ("0", "ID 0 is not a Koji id"),
+    ("²", "ID ² is not a Koji id"),  # a digit to str.isdigit, not to int()
+    ("1\x00", "ID must not contain control characters (found U+0000)"),
+    ("\x1b[31m1", "ID must not contain control characters (found U+001B)"),
+    ("1\x7f", "ID must not contain control characters (found U+007F)"),
+    ("1\x9b", "ID must not contain control characters (found U+009B)"),
+    ("1\ud800", "ID must not contain control characters (found U+D800)"),
+    ("1\ufffe", "ID must not contain control characters (found U+FFFE)"),
+    ("1" * 5000, "ID is too long (5000 characters, at most 255)"),
+])
+def test_int_arguments_are_koji_ids_and_words_are_fit_for_the_hub(word, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        task.parse([word])
+
+
+def test_the_largest_koji_id_passes():
+    assert task.parse([str(MAX_ID)]) == [MAX_ID]
+    assert task.parse(["007"]) == [7]
+
+
+@pytest.mark.parametrize("words,message", [
+    (["f41", "bash\x00"], "PACKAGE must not contain control characters (found U+0000)"),
+    (["f41\x07", "bash"], "TAG must not contain control characters (found U+0007)"),
+    (["f41", "b" * (MAX_WORD + 1)], f"PACKAGE is too long ({MAX_WORD + 1} characters"),
+    (["f41", BIG], f"PACKAGE {BIG} is not a Koji id"),  # plugins read digits as ids
+])
+def test_str_arguments_are_checked_too(words, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        latest.parse(words)
+    assert latest.parse(["f41", "b" * MAX_WORD]) == ["f41", "b" * MAX_WORD]
+
+
+def test_every_word_of_a_rest_argument_is_checked():
+    assert watch.parse(["1", "bash-1-1", str(MAX_ID)]) == ["1", "bash-1-1", str(MAX_ID)]
+    with pytest.raises(UsageError, match=re.escape(f"ID|NVR {BIG} is not a Koji id")):
+        watch.parse(["1", "bash-1-1", BIG])
+    with pytest.raises(UsageError, match="control characters"):
+        watch.parse(["1", "bash\x01"])
+
+
+def test_check_word_is_what_parse_uses():
+    check_word("X", "bash-5.2-1.fc41")
+    with pytest.raises(UsageError, match=re.escape("X must not contain control characters")):
+        check_word("X", "a\tb")

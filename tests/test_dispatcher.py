@@ -1,15 +1,22 @@
 """The dispatcher without any network or hub: handlers here are stand-ins declared in
-this module; the real plugins are tested against the real hub in test_plugins_hub.py."""
+this module, and the real plugins run against RecordingHub, a stand-in for the hub
+connection that counts every call; the real plugins are tested against the real hub in
+test_plugins_hub.py."""
 
 import types
 from typing import Annotated
 
+import pytest
 import pytest_twisted
+from twisted.internet import defer
+from twisted.logger import globalLogPublisher
 
 import txkoji
+from kojibot import config
 from kojibot.chat import Incoming
-from kojibot.commands import Registry, command, listener
+from kojibot.commands import MAX_ID, Registry, command, listener
 from kojibot.dispatcher import Dispatcher
+from kojibot.loader import load_plugins
 from kojibot.message import text
 from kojibot.ratelimit import RateLimit
 
@@ -153,3 +160,113 @@ async def test_listeners_hear_plain_lines():
     dispatcher, _ = make()
     assert await lines(dispatcher, say("look http://x")) == [("#koji", "alice", "heard a link")]
     assert await lines(dispatcher, say("just chatting")) == []
+
+
+class RecordingHub:
+    """A stand-in for txkoji.Connection (not the real hub): every hub call, MultiCall ones
+    included, is recorded and fails as an outage, so a test sees whether a line got as far
+    as the hub at all."""
+
+    server, weburl = "http://hub.test/kojihub", "http://hub.test/koji"
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self._call(name, args)
+
+    def _call(self, name, args):
+        self.calls.append((name, args))
+        if name == "MultiCall":
+            return RecordingMultiCall(self)
+        return defer.fail(txkoji.KojiTransportError("stand-in hub", self.server))
+
+
+class RecordingMultiCall:
+    def __init__(self, hub):
+        self.hub = hub
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: self.hub.calls.append((name, args))
+
+    def __call__(self):
+        return defer.fail(txkoji.KojiTransportError("stand-in hub", self.hub.server))
+
+
+def with_plugins():
+    hub = RecordingHub()
+    registry = load_plugins(config.defaults().bot.plugins)
+    bot = types.SimpleNamespace(koji=hub, registry=registry)
+    return Dispatcher(registry, bot, rate=RateLimit(10_000)), hub
+
+
+BIG = "99999999999999999999999"
+BAD_WORDS = {
+    BIG: f"{BIG} is not a Koji id (1 to {MAX_ID})",
+    str(MAX_ID + 1): f"{MAX_ID + 1} is not a Koji id",
+    "bash\x00": "must not contain control characters (found U+0000)",
+    "1\x07": "must not contain control characters (found U+0007)",
+    "a\x1b[0m": "must not contain control characters (found U+001B)",
+    "x\ufffe": "must not contain control characters (found U+FFFE)",
+    "x" * 5000: "is too long (5000 characters, at most 255)",
+}
+
+
+@pytest.mark.parametrize("word", list(BAD_WORDS), ids=lambda w: repr(w[:12]))
+@pytest_twisted.ensureDeferred
+async def test_bad_words_get_the_usage_line_and_never_reach_the_hub(word):
+    dispatcher, hub = with_plugins()
+    for name, declared in sorted(dispatcher.registry.commands.items()):
+        lines_ = [r.message.plain() for r in await dispatcher.handle(
+            say(f"!{name} {word}", operator=True))]
+        usage = f"Usage: {declared.usage('!')}"
+        if declared.params:
+            assert len(lines_) == 1 and BAD_WORDS[word] in lines_[0], (name, lines_)
+        else:
+            assert lines_ == [f"too many arguments. {usage}"], name
+        assert lines_[0].endswith(usage), (name, lines_)
+    assert hub.calls == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_task_beyond_64_bits_is_a_usage_line_not_a_plugin_failure():
+    dispatcher, hub = with_plugins()
+    assert await lines(dispatcher, say(f"!task {BIG}")) == [
+        ("#koji", "alice", f"ID {BIG} is not a Koji id (1 to {MAX_ID}). Usage: !task ID")]
+    assert await lines(dispatcher, say("!build 1 2\x00")) == [
+        ("#koji", "alice", "too many arguments. Usage: !build NVR|ID")]
+    assert hub.calls == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_good_words_do_reach_the_hub():
+    """The control for the test above: the same commands with fit words call the hub."""
+    dispatcher, hub = with_plugins()
+    ((_, _, said),) = await lines(dispatcher, say(f"!task {MAX_ID}"))
+    assert said == "The Koji hub did not answer: stand-in hub (http://hub.test/kojihub)"
+    assert ("getTaskInfo", (MAX_ID,)) in hub.calls
+    hub.calls.clear()
+    await lines(dispatcher, say("!build bash-5.2.26-3.fc41"))
+    assert ("getBuild", ("bash-5.2.26-3.fc41",)) in hub.calls
+
+
+@pytest.fixture
+def logged():
+    events = []
+    globalLogPublisher.addObserver(events.append)
+    yield events
+    globalLogPublisher.removeObserver(events.append)
+
+
+@pytest_twisted.ensureDeferred
+async def test_hub_failures_are_answered_not_logged_again(logged):
+    """txkoji logs each failed hub call once; the dispatcher only answers it."""
+    dispatcher, _ = make()
+    await lines(dispatcher, say("!fault 1000"))
+    await lines(dispatcher, say("!down"))
+    assert [e for e in logged if e.get("log_namespace") == "kojibot.dispatcher"] == []
+    await lines(dispatcher, say("!bug"))
+    (failure,) = [e for e in logged if e.get("log_namespace") == "kojibot.dispatcher"]
+    assert failure["log_failure"].check(ZeroDivisionError)
