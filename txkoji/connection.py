@@ -11,7 +11,7 @@ from txkoji.auth import Session, choose_authtype, negotiate_header, ssllogin_url
 from txkoji.exceptions import KojiException
 from txkoji.multicall import MultiCall
 from txkoji.rpc import MethodProxy
-from txkoji.transport import TLSPolicy, Transport
+from txkoji.transport import IDLE_TIMEOUT, TLSPolicy, Transport
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -22,7 +22,18 @@ class Connection:
     ``Connection('fedora')`` reads the profile the way the koji CLI does;
     ``Connection(server=..., weburl=...)`` needs no file; keywords override the profile.
     Settings: server, weburl, topurl, authtype, cert, serverca, timeout, user, password,
-    principal, plus retries and retry_interval (for ServerOffline and refused connections).
+    principal, and for the transport:
+
+    - ``timeout``: seconds a call may take, answer included (default 60);
+    - ``retries``, ``retry_interval``: how often a request the hub did not answer
+      (ServerOffline, connection refused, connection closed before any answer) is sent
+      again (default 3), and the first pause between tries (0.5 s, doubling); a closed
+      connection is retried at once. Retries carry the same callnum, so a hub that did
+      act on a logged-in call answers RetryError rather than acting twice;
+    - ``idle_timeout``: seconds an idle connection is kept for the next call (default 15).
+      Kept short so that firewalls and NAT boxes, which may silently forget a connection
+      idle for a minute or more, never get one reused (that would cost a whole
+      ``timeout``); a later call simply opens a new connection.
     """
 
     def __init__(self, profile: str | None = None, *, reactor=None, **settings: Any):
@@ -44,6 +55,7 @@ class Connection:
             retries=int(merged.get("retries", 3)),
             retry_interval=float(merged.get("retry_interval", 0.5)),
             tls=TLSPolicy(merged.get("serverca"), merged.get("cert")),
+            idle_timeout=float(merged.get("idle_timeout", IDLE_TIMEOUT)),
         )
         self.session: Session | None = None
         self._auth_lock = defer.DeferredLock()
@@ -74,14 +86,17 @@ class Connection:
         body = rpc.encode_call(method, args, kwargs)
         if self.session is None or url is not None:
             return await self.transport.post(url or self.server, body, headers or {},
-                                             rpc.decode_response)
+                                             rpc.decode_response, method)
         async with self._auth_lock:
             session = self.session
             if session is None:  # logged out while this call waited
-                return await self.transport.post(self.server, body, {}, rpc.decode_response)
+                return await self.transport.post(self.server, body, {}, rpc.decode_response,
+                                                 method)
             try:
+                # Every try of this call carries this callnum (the hub's retry guard).
                 return await self.transport.post(session.url(self.server), body,
-                                                 session.headers(), rpc.decode_response)
+                                                 session.headers(), rpc.decode_response,
+                                                 method)
             finally:
                 session.callnum += 1
 
