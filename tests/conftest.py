@@ -113,3 +113,8 @@ def installed(tmp_path_factory):
         return Installation.build(tmp_path_factory.mktemp("installed"))
     except InstallFailed as exc:
         pytest.fail(f"kojibot could not be built and installed: {exc}", pytrace=False)
+
+
+# The hub served the ways production serves it (wsgiref, apache2 + mod_wsgi, nginx):
+# hub_shapes, wsgiref_hub, apache_hub, nginx_hub.
+from tests.hubservers import apache_hub, hub_shapes, nginx_hub, wsgiref_hub  # noqa: E402,F401
