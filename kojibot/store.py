@@ -1,8 +1,9 @@
 """The bot's state in SQLite: subscriptions, relayed-event keys, the outbox, and per person
 the Koji identity link, DM alerts and watches.
 
-One small interface over one file (``[bot] state``). Writes that belong together (an
-event's outbox rows and its dedupe key) commit in one transaction.
+One small interface over one file (``[bot] state``), brought to the current schema at open
+(kojibot.migrations). Writes that belong together (an event's outbox rows and its dedupe
+key) commit in one transaction.
 """
 
 from __future__ import annotations
@@ -15,64 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS subscription (
-    id INTEGER PRIMARY KEY,
-    network TEXT NOT NULL,
-    room TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    pattern TEXT NOT NULL,
-    events TEXT NOT NULL,
-    created_by TEXT,
-    created REAL NOT NULL,
-    UNIQUE (network, room, kind, pattern)
-);
-CREATE TABLE IF NOT EXISTS relayed_event (
-    key TEXT PRIMARY KEY,
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    network TEXT NOT NULL,
-    target TEXT NOT NULL,
-    direct INTEGER NOT NULL,
-    summary TEXT NOT NULL,
-    message TEXT NOT NULL,
-    created REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_target ON outbox (network, target, id);
-CREATE TABLE IF NOT EXISTS person (
-    network TEXT NOT NULL,
-    identity TEXT NOT NULL,
-    contact TEXT NOT NULL,
-    koji_user TEXT,
-    linked_by TEXT,
-    updated REAL NOT NULL,
-    PRIMARY KEY (network, identity)
-);
-CREATE TABLE IF NOT EXISTS alert (
-    network TEXT NOT NULL,
-    identity TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    pattern TEXT NOT NULL,
-    events TEXT NOT NULL,
-    created REAL NOT NULL,
-    PRIMARY KEY (network, identity, kind, pattern)
-);
-CREATE TABLE IF NOT EXISTS watch (
-    id INTEGER PRIMARY KEY,
-    network TEXT NOT NULL,
-    identity TEXT NOT NULL,
-    asker TEXT NOT NULL,
-    room TEXT,
-    kind TEXT NOT NULL,
-    ref INTEGER NOT NULL,
-    label TEXT NOT NULL,
-    states TEXT NOT NULL,
-    created REAL NOT NULL,
-    UNIQUE (network, identity, kind, ref)
-);
-"""
+from kojibot.migrations import migrate
 
 
 @dataclass(frozen=True)
@@ -157,7 +101,7 @@ class Store:
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.executescript(SCHEMA)
+        migrate(self.db)
         self.clock = clock
 
     @contextmanager

@@ -1,0 +1,72 @@
+"""The state file across releases: a file kojibot 0.1.0 wrote opens with every row kept."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kojibot.migrations import MIGRATIONS, StateTooNew
+from kojibot.store import Store
+
+RELEASED = Path(__file__).parent / "data" / "state" / "kojibot-0.1.0.sqlite3"
+
+
+def version(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def test_a_state_file_of_0_1_0_keeps_every_row(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    shutil.copy(RELEASED, path)
+    assert version(path) == 0
+    for _ in range(2):  # the second open finds nothing to do
+        store = Store(str(path))
+        subs = {(s.network, s.room, s.kind, s.pattern, frozenset(s.events), s.created_by)
+                for s in store.subscriptions()}
+        assert subs == {
+            ("irc", "#fedora-python", "package", "python-*", frozenset({"complete", "failed"}),
+             "alice"),
+            ("irc", "#fedora-releng", "tag", "f41-updates", frozenset({"tagged"}), "bob"),
+            ("matrix", "!room:example.org", "owner", "alice",
+             frozenset({"complete", "failed", "started"}), "@alice:example.org")}
+        assert {(p.network, p.identity, p.contact, p.koji_user) for p in store.people()} == {
+            ("irc", "alice", "Alice", "alice"),
+            ("matrix", "@bob:example.org", "@bob:example.org", "bob")}
+        assert {(a.network, a.identity, a.kind, a.pattern, frozenset(a.events))
+                for a in store.alerts()} == {
+            ("irc", "alice", "owner", "", frozenset({"complete", "failed"})),
+            ("matrix", "@bob:example.org", "package", "bash", frozenset({"failed"}))}
+        watches = {(w.kind, w.ref): w for w in store.watches()}
+        assert watches[("task", 123456)].states == {123456: [None, 1], 123457: [123456, 1]}
+        assert watches[("task", 123456)].room == "#fedora-python"
+        assert watches[("build", 4242)].room is None
+        assert [row.summary for row in store.pending()] == ["bash-5.2-1.fc41 complete"]
+        store.close()
+        assert version(path) == len(MIGRATIONS)
+
+
+def test_a_new_file_gets_the_latest_schema(tmp_path):
+    Store(str(tmp_path / "new.sqlite3")).close()
+    assert version(tmp_path / "new.sqlite3") == len(MIGRATIONS)
+
+
+def test_a_file_from_a_newer_release_is_refused_in_one_line(tmp_path, installed):
+    path = tmp_path / "state.sqlite3"
+    Store(str(path)).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StateTooNew) as caught:
+        Store(str(path))
+    message = (f"the state file has schema version {len(MIGRATIONS) + 1}, newer than this "
+               f"kojibot knows ({len(MIGRATIONS)}): run the release that wrote it")
+    assert str(caught.value) == message
+    (tmp_path / "bot.ini").write_text(f"[bot]\nstate = {path}\n")
+    run = installed.run(["--config", str(tmp_path / "bot.ini"), "--console"], tmp_path,
+                        stdin="help\n")
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1].endswith(message)
+    assert "Traceback" not in run.stderr
