@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from txkoji import times
-from txkoji.richobject import RichObject
-from txkoji.states import BuildState, state_name
+from txkoji.richobject import TimedObject
+from txkoji.states import BuildState
 
 # Content-generator builds (OSBS containers, image builders) keep their task id in ``extra``.
 _EXTRA_TASK_KEYS = ("container_koji_task_id", "koji_task_id", "task_id")
 
 
-class Build(RichObject):
+class Build(TimedObject):
     web_page = "buildinfo"
-    web_param = "buildID"
+    states = BuildState
 
     @property
     def record_id(self) -> int | None:
@@ -28,24 +28,9 @@ class Build(RichObject):
         return f"{self['name']}-{self['version']}-{self['release']}"
 
     @property
-    def state_name(self) -> str | None:
-        return state_name(BuildState, self.get("state"))
-
-    @property
     def started(self) -> datetime | None:
         """When the build started (its creation time on hubs that record no start)."""
         return times.field(self, "start") or times.field(self, "creation")
-
-    @property
-    def completed(self) -> datetime | None:
-        return times.field(self, "completion")
-
-    @property
-    def duration(self) -> timedelta | None:
-        """Completion minus start; None while the build runs."""
-        if self.started is None or self.completed is None:
-            return None
-        return self.completed - self.started
 
     @property
     def task_id(self) -> int | None:

@@ -7,7 +7,6 @@ from txkoji.richobject import RichObject
 
 class Channel(RichObject):
     web_page = "channelinfo"
-    web_param = "channelID"
 
     async def hosts(self, **filters) -> list:
         """This channel's hosts (``listHosts``), e.g. ``hosts(enabled=True, ready=True)``."""

@@ -7,4 +7,3 @@ from txkoji.richobject import RichObject
 
 class Package(RichObject):
     web_page = "packageinfo"
-    web_param = "packageID"

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from enum import IntEnum
 from typing import Any
 
 from munch import Munch
+
+from txkoji import times
+from txkoji.states import state_name
+from txkoji.web import page_url
 
 
 class RichObject(Munch):
     """A hub record with computed properties; ``connection`` links back for kojiweb URLs."""
 
     connection: Any = None
-    web_page: str = ""
-    web_param: str = ""
+    web_page: str = ""  # its kojiweb page, a key of txkoji.web.PAGES
 
     @classmethod
     def from_info(cls, info: dict | None, connection: Any = None):
@@ -34,4 +39,29 @@ class RichObject(Munch):
         weburl = getattr(self.connection, "weburl", None)
         if not weburl or self.record_id is None:
             return None
-        return f"{weburl.rstrip('/')}/{self.web_page}?{self.web_param}={self.record_id}"
+        return page_url(weburl, self.web_page, self.record_id)
+
+
+class TimedObject(RichObject):
+    """A record with a state that starts and completes: builds and tasks."""
+
+    states: type[IntEnum]  # the state numbers of this kind of record
+
+    @property
+    def state_name(self) -> str | None:
+        return state_name(self.states, self.get("state"))
+
+    @property
+    def started(self) -> datetime | None:
+        return times.field(self, "start")
+
+    @property
+    def completed(self) -> datetime | None:
+        return times.field(self, "completion")
+
+    @property
+    def duration(self) -> timedelta | None:
+        """Completion minus start; None until it has both."""
+        if self.started is None or self.completed is None:
+            return None
+        return self.completed - self.started

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from txkoji import times
-from txkoji.richobject import RichObject
+from txkoji.richobject import TimedObject
 from txkoji.rpc import decode_request
-from txkoji.states import OPEN_TASK_STATES, TaskState, state_name
+from txkoji.states import OPEN_TASK_STATES, TaskState
 
 # Positions of the interesting arguments in each method's request, as the builders take them.
 # "src" is an SCM URL or an uploaded SRPM path, "srpm" a built SRPM path, "name" an image name.
@@ -65,17 +65,13 @@ def srpm_nvr(path: Any) -> str | None:
     return match["nvr"] if match else None
 
 
-class Task(RichObject):
+class Task(TimedObject):
     web_page = "taskinfo"
-    web_param = "taskID"
+    states = TaskState
 
     @property
     def method(self) -> str | None:
         return self.get("method")
-
-    @property
-    def state_name(self) -> str | None:
-        return state_name(TaskState, self.get("state"))
 
     @property
     def is_open(self) -> bool:
@@ -84,21 +80,6 @@ class Task(RichObject):
     @property
     def created(self) -> datetime | None:
         return times.field(self, "create")
-
-    @property
-    def started(self) -> datetime | None:
-        return times.field(self, "start")
-
-    @property
-    def completed(self) -> datetime | None:
-        return times.field(self, "completion")
-
-    @property
-    def duration(self) -> timedelta | None:
-        """Completion minus start; None until the task has both."""
-        if self.started is None or self.completed is None:
-            return None
-        return self.completed - self.started
 
     @property
     def params(self) -> list:
