@@ -15,6 +15,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from kojibot import describe
+from kojibot.hubwait import HubWait
 from kojibot.message import Message, to_json
 from kojibot.store import OutboxEntry, Store
 from kojibot.subscriptions import SubscriptionIndex
@@ -50,6 +51,7 @@ class Relay:
         self.koji = koji
         self.on_queued = on_queued
         self.reactor = reactor
+        self.hub = HubWait(NAME_WAIT, reactor)
         self.routes: list[Route] = []
 
     async def handle(self, batch: Sequence[Any]) -> list[str]:
@@ -115,7 +117,7 @@ class Relay:
                 f"builds {verb}\t{build.nvr}")
 
     async def owner(self, event: messages.Event) -> str | None:
-        """The acting user's name; looked up by id for at most NAME_WAIT seconds."""
+        """The acting user's name; looked up by id (bounded by ``self.hub``), else the id."""
         name = getattr(event, "owner", None) or getattr(event, "user", None)
         if name:
             return name
@@ -123,12 +125,9 @@ class Relay:
             getattr(event, "owner_id", None)
         if owner_id is None:
             return None
-        lookup = self.koji.cache.user_name(owner_id)
-        lookup.addTimeout(NAME_WAIT, self.reactor)
-        try:
-            return await lookup or f"user {owner_id}"
-        except Exception:  # noqa: BLE001 - timeout or hub error: the id will do
-            return f"user {owner_id}"
+        name = await self.hub(lambda: self.koji.cache.user_name(owner_id), None,
+                              f"name of user {owner_id}")
+        return name or f"user {owner_id}"
 
 
 def _head(body: Any) -> bytes:
