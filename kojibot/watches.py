@@ -49,11 +49,6 @@ def merge_all(watch: WatchRecord, observations: Iterable[Observation]) -> bool:
     return changed
 
 
-def relevant(watch: WatchRecord, ident: int, parent: int | None) -> bool:
-    """Whether news about task ``ident`` (child of ``parent``) belongs to this watch."""
-    return ident in watch.states or (watch.kind == "task" and parent in watch.states)
-
-
 def is_final(watch: WatchRecord, ident: int) -> bool:
     known = watch.states.get(ident)
     return known is not None and _rank(watch.kind, known[1]) >= FINAL[watch.kind]

@@ -24,7 +24,7 @@ from kojibot.relay import Relay
 from kojibot.store import Alert, Store, WatchRecord
 from kojibot.subscriptions import SubscriptionIndex
 from kojibot.watcher import Watcher
-from kojibot.watches import PollSchedule, is_done, merge, merge_all, relevant
+from kojibot.watches import PollSchedule, is_done, merge, merge_all
 from tests.busmessages import FEDORA_BUILD, fedora_build
 from txkoji.cache import Cache
 from txkoji.states import TaskState
@@ -145,13 +145,11 @@ def test_a_tree_is_done_when_root_and_every_subtask_are_final():
     watch = tree_watch()
     merge(watch, 10, None, FAILED)
     assert not is_done(watch)  # children still open
-    assert relevant(watch, 13, 10)  # a subtask the watch has not seen yet
     merge(watch, 13, 10, FREE)
     merge_all(watch, [(11, 10, CLOSED), (12, 10, FAILED)])
     assert not is_done(watch)
     merge(watch, 13, 10, CLOSED)
     assert is_done(watch)
-    assert not relevant(watch, 99, 98)
 
 
 def test_build_watch_ends_when_the_build_leaves_building():
