@@ -12,10 +12,10 @@ import txkoji
 from kojibot.alerts import Alerts
 from kojibot.chat import Adapter, Incoming, Reply
 from kojibot.dispatcher import Dispatcher
-from kojibot.loader import load_plugins
 from kojibot.outbox import OutboxPump
 from kojibot.ratelimit import RateLimit
 from kojibot.relay import Relay
+from kojibot.settings import Settings, build
 from kojibot.store import Store
 from kojibot.subscriptions import SubscriptionIndex
 from kojibot.watcher import Watcher
@@ -27,23 +27,24 @@ log = Logger()
 RELAYED_KEY_AGE = 3600.0
 
 
-def connect_koji(settings: SimpleNamespace) -> txkoji.Connection:
-    """The hub connection from ``[koji]``: a profile, or explicit keys, or Fedora's hub."""
-    keys = {key: value for key, value in vars(settings).items()
-            if key != "profile" and value is not None}
-    return txkoji.Connection(settings.profile, **keys)
-
-
 class Bot(MultiService):
-    """Holds the adapters (child services); routes what they hear through the dispatcher."""
+    """Holds the adapters (child services); routes what they hear through the dispatcher.
 
-    def __init__(self, config: SimpleNamespace, koji: txkoji.Connection | None = None):
+    Built from checked ``Settings`` (kojibot.settings), or from ``config.parse``'s result,
+    which is checked here the same way; ``koji`` then stands in for the hub connection.
+    """
+
+    def __init__(self, settings: Settings | SimpleNamespace,
+                 koji: txkoji.Connection | None = None):
         super().__init__()
-        self.config = config
-        self.koji = koji or connect_koji(config.koji)
-        self.store = Store(config.bot.state)
+        if not isinstance(settings, Settings):
+            settings = build(settings, koji=koji)
+        self.settings = settings
+        self.config = config = settings.config
+        self.koji = settings.koji
+        self.store = Store(settings.state)
         self.subscriptions = SubscriptionIndex(self.store.subscriptions())
-        self.registry = load_plugins(config.bot.plugins)
+        self.registry = settings.registry
         self.dispatcher = Dispatcher(
             self.registry, self, prefix=config.bot.prefix, admins=config.bot.admins,
             ignore=config.bot.ignore, rate=RateLimit(config.bot.rate))
@@ -58,10 +59,10 @@ class Bot(MultiService):
                                batch=config.bot.watch_poll_batch,
                                max_age=config.bot.watch_max_days * 86400)
         self.relay.routes += [self.alerts.entries, self.watcher.on_event]
-        if config.amqp is not None:
-            from kojibot.amqp import consumer_from_config
+        if settings.amqp is not None:
+            from kojibot.amqp import AMQPConsumer
 
-            consumer_from_config(config.amqp, self.relay.handle).setServiceParent(self)
+            AMQPConsumer(settings.amqp, self.relay.handle).setServiceParent(self)
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.network] = adapter

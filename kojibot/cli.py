@@ -25,16 +25,23 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
 
 
 def check_config(path: str) -> int:
-    from kojibot import config
+    """Build everything start-up builds from ``path``, start nothing; OK or its problems."""
+    from kojibot import settings
+    from kojibot.config import ConfigError
 
     try:
-        config.load(path)
-    except config.ConfigError as exc:
-        for problem in exc.problems:
-            print(f"{path}: {problem}", file=sys.stderr)
+        settings.load(path)
+    except ConfigError as exc:
+        _report(path, exc.problems)
         return 1
     print(f"{path}: OK")
     return 0
+
+
+def _report(source: str, problems: list[str]) -> None:
+    """The problem lines, the same from check-config and from start-up."""
+    for problem in problems:
+        print(f"{source}: {problem}", file=sys.stderr)
 
 
 def _start_logging(level: str) -> None:
@@ -52,20 +59,21 @@ def _start_logging(level: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kojibot import config
-
-    try:
-        settings = config.load(args.config) if args.config else config.defaults()
-    except config.ConfigError as exc:
-        for problem in exc.problems:
-            print(f"kojibot: {args.config}: {problem}", file=sys.stderr)
-        return 2
-
     # Matrix (matrix-nio) needs the asyncio reactor: install it before anything imports one.
     from twisted.internet import asyncioreactor
 
     asyncioreactor.install()
     from twisted.internet import reactor
+
+    from kojibot import settings as startup
+    from kojibot.config import ConfigError
+
+    source = args.config or "kojibot"
+    try:
+        settings = startup.load(args.config, reactor=reactor)
+    except ConfigError as exc:
+        _report(source, exc.problems)
+        return 2
 
     from kojibot.adapters.console import ConsoleAdapter
     from kojibot.bot import Bot
@@ -73,12 +81,13 @@ def run(args: argparse.Namespace) -> int:
     _start_logging(args.log_level)
     try:
         bot = Bot(settings)
-    except Exception as exc:  # noqa: BLE001 - a bad profile or plugin name: one line, exit
-        print(f"kojibot: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - e.g. the state database: one line, exit
+        _report(source, [f"{type(exc).__name__}: {exc}".splitlines()[0]])
         return 2
     networks = [] if args.console else _networks(settings, bot)
     if not networks:
-        bot.add_adapter(ConsoleAdapter(bot.receive, settings.bot.nick, on_eof=reactor.stop))
+        bot.add_adapter(ConsoleAdapter(bot.receive, settings.config.bot.nick,
+                                       on_eof=reactor.stop))
     bot.startService()
     reactor.addSystemEventTrigger("before", "shutdown", bot.stopService)
     reactor.run()
@@ -86,21 +95,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _networks(settings, bot) -> list[str]:
-    """Start the configured chat networks; their names."""
+    """Add the configured chat networks' adapters (checked settings); their names."""
     names = []
     if settings.irc is not None:
-        from kojibot.adapters.irc import adapter_from_config
+        from kojibot.adapters.irc import IRCAdapter
 
-        bot.add_adapter(adapter_from_config(settings.irc, bot.receive))
+        bot.add_adapter(IRCAdapter(settings.irc, bot.receive))
         names.append("irc")
     if settings.matrix is not None:
-        try:
-            from kojibot.adapters.matrix import adapter_from_config as matrix_adapter
-        except ImportError as exc:
-            raise SystemExit(f"kojibot: [matrix] needs matrix-nio ({exc}): "
-                             "pip install 'kojibot[matrix]'") from None
-        bot.add_adapter(matrix_adapter(settings.matrix, bot.receive,
-                                       state_dir=os.path.dirname(settings.bot.state)))
+        from kojibot.adapters.matrix import MatrixAdapter
+
+        bot.add_adapter(MatrixAdapter(settings.matrix, bot.receive,
+                                      state_dir=os.path.dirname(settings.state)))
         names.append("matrix")
     return names
 

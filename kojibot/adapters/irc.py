@@ -8,7 +8,6 @@ splitting and bookkeeping live in ``irclines``; this file moves bytes.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from kojibot.adapters import irclines
 from kojibot.adapters.irclines import IRCSettings, Line
 from kojibot.chat import Incoming, Reply
 from kojibot.pacing import TokenBucket
+from kojibot.settings import irc_settings
 from kojibot.waiters import Waiters
 
 __all__ = ["IRCAdapter", "IRCSettings", "adapter_from_config"]
@@ -125,9 +125,7 @@ class IRCAdapter(Service):
 
 def adapter_from_config(section, receive: Callable[[Incoming], object]) -> IRCAdapter:
     """The adapter for the config's ``[irc]`` section (an object with IRCSettings' keys)."""
-    keys = {f.name for f in dataclasses.fields(IRCSettings)}
-    return IRCAdapter(IRCSettings(**{key: value for key, value in vars(section).items()
-                                     if key in keys and value is not None}), receive)
+    return IRCAdapter(irc_settings(section), receive)
 
 
 def _endpoint(settings: IRCSettings, reactor):
@@ -145,7 +143,7 @@ class _Connection(irc.IRCClient):
     def __init__(self, adapter: IRCAdapter):
         self.adapter, self.settings, self.clock = adapter, adapter.settings, adapter.clock
         self.nickname = self.wanted = self.settings.nick
-        self.username, self.realname = "kojibot", self.settings.realname
+        self.username, self.realname = self.settings.username, self.settings.realname
         self.password = self.settings.password
         self.roster = irclines.Roster()
         self.bucket = TokenBucket(self.settings.line_rate, self.settings.burst,

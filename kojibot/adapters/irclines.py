@@ -28,6 +28,7 @@ WHOX_TOKEN = "152"  # marks the answers to our own WHO requests
 
 WANTED_CAPS = ("multi-prefix", "extended-join", "account-tag", "account-notify")
 _NICK = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*")
+_USERNAME = re.compile(r"[^\s\x00-\x1f@!:]+")
 _PEM = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 _COLOUR = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?")
 _TAG_ESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
@@ -53,6 +54,7 @@ class IRCSettings:
     burst: int = 10
     ping_interval: float = 60.0  # PING the server after this long without a word from it
     ping_timeout: float = 180.0  # and give the connection up after this long
+    username: str = "kojibot"  # the user (ident) part of nick!user@host
     realname: str = "kojibot, answers about Koji builds"
 
     def __post_init__(self) -> None:
@@ -64,6 +66,8 @@ class IRCSettings:
             problems.append(f"port {self.port} is not a TCP port")
         if not _NICK.fullmatch(self.nick):
             problems.append(f"nick {self.nick!r} is not a valid IRC nick")
+        if not _USERNAME.fullmatch(self.username):
+            problems.append(f"username {self.username!r} is not a valid IRC user name")
         if self.line_rate <= 0 or self.burst < 1:
             problems.append("line_rate must be positive and burst at least 1")
         if not 0 < self.ping_interval < self.ping_timeout:

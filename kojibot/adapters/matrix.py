@@ -38,6 +38,7 @@ from kojibot.adapters.matrixrooms import MatrixSettings
 from kojibot.adapters.matrixstate import SavedSession
 from kojibot.chat import Incoming, Reply, Target
 from kojibot.message import text
+from kojibot.settings import matrix_settings
 from kojibot.waiters import Waiters
 
 __all__ = ["MatrixAdapter", "MatrixSettings", "adapter_from_config"]
@@ -351,11 +352,4 @@ class MatrixAdapter(Service):
 def adapter_from_config(section, receive: Callable[[Incoming], object], *,
                         state_dir: str) -> MatrixAdapter:
     """The adapter for the config's ``[matrix]`` section; saved state goes in *state_dir*."""
-    values = vars(section)
-    settings = MatrixSettings(
-        homeserver=values["homeserver"], user_id=values["user_id"],
-        password=values.get("password"), access_token=values.get("access_token"),
-        device_name=values.get("device_name") or "kojibot",
-        rooms=tuple(values.get("rooms") or ()), auto_join=tuple(values.get("auto_join") or ()),
-        tls_verify=values.get("tls_verify", True) is not False)
-    return MatrixAdapter(settings, receive, state_dir=state_dir)
+    return MatrixAdapter(matrix_settings(section), receive, state_dir=state_dir)
