@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _networks(settings, bot) -> list[str]:
-    """Add the configured chat networks' adapters (checked settings); their names."""
+    """Add the adapters of the chat networks configured; their names. ``settings`` may be
+    the parsed config the bot was built from: the adapters get ``bot.settings``, checked."""
+    settings = bot.settings
     names = []
     if settings.irc is not None:
         from kojibot.adapters.irc import IRCAdapter
