@@ -11,7 +11,7 @@ UsageError.
 
 Chat text is untrusted and goes on to the hub, so every word is checked before any handler
 runs: at most MAX_WORD characters, no control characters (XML-RPC cannot carry them), and a
-word of digits must be a Koji id, at most MAX_ID (ints travel as ``<i8>``). An int argument is
+word of digits must be a Koji id, at most I8_MAX (ints travel as ``<i8>``). An int argument is
 such an id, 1 or more.
 """
 
@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-MAX_ID = 2**63 - 1  # the largest integer XML-RPC's <i8> (and so a Koji hub) takes
+from txkoji.rpc import I8_MAX
+
 MAX_WORD = 255  # characters in one argument: far above any NVR, tag, package or user name
 # C0 and C1 controls, DEL, lone surrogates and U+FFFE/U+FFFF: not text, and not valid XML.
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -97,17 +98,17 @@ def check_word(label: str, word: str) -> None:
     if unsafe:
         raise UsageError(f"{label} must not contain control characters "
                          f"(found U+{ord(unsafe.group()):04X})")
-    if word.isdigit() and not (word.isascii() and int(word) <= MAX_ID):
+    if word.isdigit() and not (word.isascii() and int(word) <= I8_MAX):
         raise _not_an_id(label, word)
 
 
 def _not_an_id(label: str, word: str) -> UsageError:
     shown = word if len(word) <= 30 else word[:27] + "..."
-    return UsageError(f"{label} {shown} is not a Koji id (1 to {MAX_ID})")
+    return UsageError(f"{label} {shown} is not a Koji id (1 to {I8_MAX})")
 
 
 def _koji_id(word: str) -> int:
-    if not (word.isascii() and word.isdigit() and 0 < int(word) <= MAX_ID):
+    if not (word.isascii() and word.isdigit() and 0 < int(word) <= I8_MAX):
         raise ValueError(word)
     return int(word)
 

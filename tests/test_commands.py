@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kojibot.commands import MAX_ID, MAX_WORD, Registry, UsageError, check_word, command
+from kojibot.commands import MAX_WORD, Registry, UsageError, check_word, command
 from kojibot.dispatcher import addressed
+from txkoji.rpc import I8_MAX as MAX_ID
 
 
 @command("task")

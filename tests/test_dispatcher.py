@@ -14,11 +14,12 @@ from twisted.logger import globalLogPublisher
 import txkoji
 from kojibot import config
 from kojibot.chat import Incoming
-from kojibot.commands import MAX_ID, Registry, command, listener
+from kojibot.commands import Registry, command, listener
 from kojibot.dispatcher import Dispatcher
 from kojibot.loader import load_plugins
 from kojibot.message import text
 from kojibot.ratelimit import RateLimit
+from txkoji.rpc import I8_MAX as MAX_ID
 
 
 @command("echo")

@@ -116,3 +116,10 @@ def test_queue_wait_model():
     # load 4 + ahead 3 (ids 5 and 12) + own 1 = 8 on capacity 4: one full turn to wait
     assert wait_for_room(4.0, 4.0, queued, task, hour) == hour
     assert wait_for_room(2.0, 4.0, queued, task, hour) == 3 * hour
+
+
+def test_weburl_ids_beyond_what_a_hub_takes_name_no_page():
+    assert web.parse_url(f"https://k.test/koji/taskinfo?taskID={2**63 - 1}").id == 2**63 - 1
+    assert web.parse_url(f"https://k.test/koji/taskinfo?taskID={2**63}") is None
+    assert web.parse_url("https://k.test/koji/taskinfo?taskID=0") is None
+    assert web.parse_url("https://k.test/koji/taskinfo?taskID=\u0661\u0662") is not None  # text

@@ -16,7 +16,7 @@ from txkoji.exceptions import KojiException, from_fault
 
 _UNREADABLE = (ExpatError, xmlrpc.client.ResponseError, ValueError, TypeError)
 _I4_MIN, _I4_MAX = -(2**31), 2**31 - 1
-_I8_MIN, _I8_MAX = -(2**63), 2**63 - 1
+_I8_MIN, I8_MAX = -(2**63), 2**63 - 1  # I8_MAX: the largest id a hub can be sent
 
 
 class _Marshaller(xmlrpc.client.Marshaller):
@@ -27,7 +27,7 @@ class _Marshaller(xmlrpc.client.Marshaller):
     def dump_int(self, value, write):
         if _I4_MIN <= value <= _I4_MAX:
             write(f"<value><int>{value}</int></value>\n")
-        elif _I8_MIN <= value <= _I8_MAX:
+        elif _I8_MIN <= value <= I8_MAX:
             write(f"<value><i8>{value}</i8></value>\n")
         else:
             raise OverflowError(f"integer {value} exceeds 64 bits")

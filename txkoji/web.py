@@ -7,6 +7,8 @@ import re
 from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+from txkoji.rpc import I8_MAX
+
 # kojiweb page → (query parameter holding the id, hub method answering it)
 PAGES = {
     "taskinfo": ("taskID", "getTaskInfo"),
@@ -41,7 +43,10 @@ def parse_url(url: str) -> WebTarget | None:
     if not values or not values[0]:
         return None
     value = values[0]
-    return WebTarget(page, method, int(value) if value.isdigit() else value)
+    if value.isascii() and value.isdigit():
+        number = int(value)
+        return WebTarget(page, method, number) if 0 < number <= I8_MAX else None
+    return WebTarget(page, method, value)
 
 
 def find_urls(text: str) -> list[str]:
