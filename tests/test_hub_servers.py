@@ -450,10 +450,12 @@ async def test_refused():
     port = reactor.listenTCP(0, protocol.Factory(), interface="127.0.0.1")
     url = f"http://127.0.0.1:{port.getHost().port}/kojihub"
     await port.stopListening()
-    koji = txkoji.Connection(server=url, retries=1, retry_interval=0.01)
+    koji = txkoji.Connection(server=url, retries=2, retry_interval=0.05)
+    started = reactor.seconds()
     with pytest.raises(txkoji.KojiTransportError) as info:
         await koji.getTaskInfo(1)
     assert one_line(info.value, url) == f"connection refused ({url})"
+    assert 0.15 <= reactor.seconds() - started < 5  # waited 0.05 + 0.1 between the 3 tries
 
 
 @pytest_twisted.ensureDeferred
