@@ -33,7 +33,6 @@ from types import SimpleNamespace
 
 from twisted.internet import defer
 
-from kojibot.amqpwire import Delivery
 from kojibot.relay import Relay
 from kojibot.store import Store, Subscription
 from kojibot.subscriptions import DEFAULT_EVENTS, SubscriptionIndex
@@ -66,6 +65,8 @@ def subscriptions(count: int = 10000) -> list[Subscription]:
 
 
 def in_process(events: int) -> dict[str, float]:
+    from kojibot.amqp import Delivery  # imports a reactor: after use_asyncio_reactor()
+
     payloads = bodies(events)
     deliveries = [Delivery(FEDORA_BUILD, FEDORA_HEADERS, body, n, False, f"m{n}")
                   for n, body in enumerate(payloads)]

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest_twisted
 from twisted.internet.task import Clock
 
-from kojibot.amqpwire import Delivery
+from kojibot.amqp import Delivery
 from kojibot.outbox import OutboxPump
 from kojibot.relay import Relay
 from kojibot.store import Store, Subscription
