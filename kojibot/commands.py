@@ -4,6 +4,14 @@
     async def task(ctx, task_id: Annotated[int, "ID"]):
         '''Show a task: method, package, state, owner, times or ETA, link.'''
 
+    @command("alerts package")
+    async def alerts_package(ctx, name: str, *events: Annotated[str, "EVENT"]):
+        '''A DM when NAME's builds change state.'''
+
+A name of two words declares a subcommand: commands sharing their first word form a group
+(``!alerts on|off|package``), whose usage line lists them all and which may also have a
+command of its own for the word alone (``!alerts``).
+
 Parameters after ``ctx`` are the arguments: the annotation's type converts the word
 (int or str), the Annotated label names it in the usage line, a default makes it
 optional, ``*rest`` takes the remaining words (none or more). Parsing never raises anything but
@@ -46,21 +54,25 @@ class Param:
 
     def usage(self) -> str:
         if self.rest:
-            return f"[{self.label}...]"
+            return f"[{self.label}]" if "..." in self.label else f"[{self.label}...]"
         return f"[{self.label}]" if self.optional else self.label
 
 
 @dataclass
 class Command:
-    name: str
+    name: str  # one word, or "group subcommand"
     handler: Callable[..., Awaitable[Any]]
     params: list[Param] = field(default_factory=list)
     help: str = ""
     permission: str = "anyone"  # "anyone", "operator" (room operators and admins), "admin"
 
+    @property
+    def arguments(self) -> str:
+        """The usage of the arguments alone: ``NAME [EVENT...]``."""
+        return " ".join(param.usage() for param in self.params)
+
     def usage(self, prefix: str) -> str:
-        words = [f"{prefix}{self.name}", *(param.usage() for param in self.params)]
-        return " ".join(words)
+        return f"{prefix}{self.name} {self.arguments}".rstrip()
 
     def parse(self, words: list[str]) -> list[Any]:
         """The handler's arguments for ``words``, or UsageError."""
@@ -129,11 +141,47 @@ def _params(handler: Callable) -> list[Param]:
 
 
 def command(name: str, *, permission: str = "anyone") -> Callable[[Callable], Command]:
-    """Declare a command; the plugin loader collects it from the plugin module."""
+    """Declare a command (or, with two words, a subcommand); the plugin loader collects it
+    from the plugin module."""
+    words = name.lower().split()
+    if not 1 <= len(words) <= 2 or not all(word.isidentifier() for word in words):
+        raise ValueError(f"command name {name!r}: one word, or a group and a subcommand")
+
     def declare(handler: Callable) -> Command:
         doc = inspect.getdoc(handler) or ""
-        return Command(name, handler, _params(handler), doc, permission)
+        return Command(" ".join(words), handler, _params(handler), doc, permission)
     return declare
+
+
+@dataclass
+class Group:
+    """A command word with subcommands, and maybe a command of its own for the word alone."""
+
+    name: str
+    subcommands: dict[str, Command] = field(default_factory=dict)
+    alone: Command | None = None
+
+    def usage(self, prefix: str) -> str:
+        """``!subscribe package|tag|owner NAME [EVENT...]``: subcommands taking the same
+        arguments share one alternative."""
+        alternatives: dict[str, list[str]] = {}
+        for word, sub in self.subcommands.items():
+            alternatives.setdefault(sub.arguments, []).append(word)
+        return f"{prefix}{self.name} " + " | ".join(
+            f"{'|'.join(words)} {arguments}".rstrip() for arguments, words in alternatives.items())
+
+    @property
+    def help(self) -> str:
+        own = self.alone.help if self.alone else ""
+        return f"{own} Subcommands: {', '.join(self.subcommands)}.".strip()
+
+    def resolve(self, words: list[str]) -> tuple[Command, list[str]]:
+        """The command *words* (after the group's word) call, and its argument words."""
+        if words and words[0].lower() in self.subcommands:
+            return self.subcommands[words[0].lower()], words[1:]
+        if self.alone is not None and (not words or self.alone.params):
+            return self.alone, words
+        raise UsageError(f"Unknown {words[0][:20]!r}" if words else "")
 
 
 @dataclass
@@ -149,23 +197,58 @@ def listener(handler: Callable) -> Listener:
 
 
 class Registry:
-    """The enabled commands and listeners, collected from plugin modules."""
+    """The enabled commands (a tree: words, then subcommands) and listeners, collected
+    from plugin modules."""
 
     def __init__(self) -> None:
-        self.commands: dict[str, Command] = {}
+        self.commands: dict[str, Command | Group] = {}
         self.listeners: list[Listener] = []
 
     def add_module(self, module: ModuleType) -> None:
+        seen: set[int] = set()  # one declaration bound to two names is still one
         for value in vars(module).values():
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
             if isinstance(value, Command):
-                if value.name in self.commands:
-                    raise ValueError(f"command {value.name!r} is declared twice")
-                self.commands[value.name] = value
+                self._add(value)
             elif isinstance(value, Listener):
                 self.listeners.append(value)
 
-    def get(self, name: str) -> Command | None:
-        return self.commands.get(name.lower())
+    def _add(self, declared: Command) -> None:
+        top, _, sub = declared.name.partition(" ")
+        known = self.commands.get(top)
+        if not sub and known is None:
+            self.commands[top] = declared
+            return
+        if isinstance(known, Command):  # a word of its own that now gets subcommands
+            known = self.commands[top] = Group(top, alone=known)
+        group = known if known is not None else self.commands.setdefault(top, Group(top))
+        if (sub and sub in group.subcommands) or (not sub and group.alone is not None):
+            raise ValueError(f"command {declared.name!r} is declared twice")
+        if sub:
+            group.subcommands[sub] = declared
+        else:
+            group.alone = declared
+
+    def get(self, name: str) -> Command | Group | None:
+        """A command or group by its word; ``get("alerts package")`` finds a subcommand."""
+        top, _, sub = name.lower().partition(" ")
+        found = self.commands.get(top)
+        if sub:
+            return found.subcommands.get(sub) if isinstance(found, Group) else None
+        return found
 
     def names(self) -> list[str]:
         return sorted(self.commands)
+
+    def declared(self) -> list[Command]:
+        """Every command, subcommands included, by name."""
+        found = []
+        for entry in self.commands.values():
+            if isinstance(entry, Group):
+                found.extend([entry.alone] if entry.alone else [])
+                found.extend(entry.subcommands.values())
+            else:
+                found.append(entry)
+        return sorted(found, key=lambda declared: declared.name)

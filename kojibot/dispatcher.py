@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from twisted.logger import Logger
 
 import txkoji
+from kojibot.api import Context
 from kojibot.chat import Incoming, Reply
-from kojibot.commands import Command, Registry, UsageError
+from kojibot.commands import Command, Group, Registry, UsageError
 from kojibot.message import Message, text
 from kojibot.ratelimit import RateLimit
 
@@ -38,19 +38,6 @@ def addressed(line: str, prefix: str, bot_name: str, direct: bool) -> str | None
             if lowered.startswith(lead):
                 return line[len(lead):].strip() or None
     return line if direct and line else None
-
-
-@dataclass
-class Context:
-    """What a command handler gets: who asked where, and the bot's services."""
-
-    incoming: Incoming
-    bot: Any
-    prefix: str
-
-    @property
-    def koji(self) -> txkoji.Connection:
-        return self.bot.koji
 
 
 class Dispatcher:
@@ -77,18 +64,24 @@ class Dispatcher:
         if self.is_ignored(incoming):
             return []
         line = addressed(incoming.text, self.prefix, incoming.bot_name, incoming.direct)
-        context = Context(incoming, self.bot, self.prefix)
+        context = Context(incoming, self.prefix, self.bot)
         if line is None:
             return await self._listen(context)
         limited = self._limited(incoming)
         if limited is not None:
             return limited
         name, *words = line.split()
-        command = self.registry.get(name)
-        if command is None:
+        found = self.registry.get(name)
+        if found is None:
             return [Reply.to(incoming, text(
                 f"Unknown command {self.prefix}{name[:30]} — try {self.prefix}help"))]
-        return await self._run(command, words, context)
+        if isinstance(found, Group):
+            try:
+                command, words = found.resolve(words)
+            except UsageError as exc:
+                return [_usage(incoming, exc, found.usage(self.prefix))]
+            return await self._run(command, words, context, found.usage(self.prefix))
+        return await self._run(found, words, context, found.usage(self.prefix))
 
     def _limited(self, incoming: Incoming) -> list[Reply] | None:
         """None if the sender may go on; else the one-time notice (or silence)."""
@@ -100,18 +93,22 @@ class Dispatcher:
                 "please wait a little."))]
         return []
 
-    async def _run(self, command: Command, words: list[str], context: Context) -> list[Reply]:
+    async def _run(self, command: Command, words: list[str], context: Context,
+                   usage: str) -> list[Reply]:
+        """Run *command* if the asker may; a usage problem is answered with *usage* (the
+        group's, for a subcommand: it shows the alternatives)."""
         incoming = context.incoming
+        name = command.name.split()[0]
         if command.permission == "admin" and not self.is_admin(incoming):
-            return [Reply.to(incoming, text(f"{self.prefix}{command.name} is for bot admins."))]
+            return [Reply.to(incoming, text(f"{self.prefix}{name} is for bot admins."))]
         if command.permission == "operator" and not (incoming.operator or
                                                      self.is_admin(incoming)):
             return [Reply.to(incoming, text(
-                f"{self.prefix}{command.name} needs channel operator rights here."))]
+                f"{self.prefix}{name} needs channel operator rights here."))]
         try:
             arguments = command.parse(words)
         except UsageError as exc:
-            return [Reply.to(incoming, text(f"{exc}. Usage: {command.usage(self.prefix)}"))]
+            return [_usage(incoming, exc, usage)]
         return await self._call(command.name, command.handler, context, arguments)
 
     async def _listen(self, context: Context) -> list[Reply]:
@@ -140,6 +137,11 @@ class Dispatcher:
         else:
             return [Reply.to(context.incoming, m) for m in _messages(result)]
         return [Reply.to(context.incoming, message)]
+
+
+def _usage(incoming: Incoming, problem: UsageError, usage: str) -> Reply:
+    said = f"{problem}. " if str(problem) else ""
+    return Reply.to(incoming, text(f"{said}Usage: {usage}"))
 
 
 def _messages(result: Any) -> list[Message]:

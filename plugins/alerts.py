@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.alerts import DEFAULT_EVENTS, EVENTS
-from kojibot.commands import command
-from kojibot.message import text
-from kojibot.store import Alert
-from kojibot.plugins.iam import whoami
+from kojibot.api import ALERT_DEFAULT_EVENTS, ALERT_EVENTS, Alert, Context, command, text
 
-USAGE = "on [EVENT...] | off | package NAME [EVENT...|off]"
+EVENT_HELP = "EVENT: started, complete, failed, canceled, deleted or all (default: complete " \
+             "failed)."
 
 
 class _Problem(Exception):
@@ -20,11 +17,12 @@ class _Problem(Exception):
 def _events(words: tuple[str, ...]) -> frozenset[str]:
     wanted = {word.lower() for word in words}
     if "all" in wanted:
-        return frozenset(EVENTS)
-    unknown = sorted(wanted - set(EVENTS))
+        return frozenset(ALERT_EVENTS)
+    unknown = sorted(wanted - set(ALERT_EVENTS))
     if unknown:
-        raise _Problem(f"Unknown event {unknown[0][:20]!r}: use {', '.join(EVENTS)} or all.")
-    return frozenset(wanted or DEFAULT_EVENTS)
+        raise _Problem(f"Unknown event {unknown[0][:20]!r}: use {', '.join(ALERT_EVENTS)} "
+                       "or all.")
+    return frozenset(wanted or ALERT_DEFAULT_EVENTS)
 
 
 def _describe(alert: Alert, koji_user: str | None) -> str:
@@ -35,52 +33,49 @@ def _describe(alert: Alert, koji_user: str | None) -> str:
 
 
 @command("alerts")
-async def alerts(ctx, *words: Annotated[str, "on|off|package"]):
-    """Get a DM when builds change state. on [EVENT...]: your builds (link your Koji user
-    with !iam first); package NAME [EVENT...]: a package's builds (NAME may be a glob);
-    off: stop all; package NAME off: stop one. EVENT: started, complete, failed, canceled,
-    deleted or all (default: complete failed). Without words: your alerts."""
-    store, incoming = ctx.bot.store, ctx.incoming
-    identity, _ = whoami(ctx)
-    person = store.person(incoming.network, identity)
-    koji_user = person.koji_user if person else None
-    action = words[0].lower() if words else ""
+async def alerts(ctx: Context):
+    """Get a DM when builds change state; alone: your alerts."""
+    current = ctx.alerts()
+    if not current:
+        return text(f"You have no alerts. Usage: {ctx.commands.get('alerts').usage(ctx.prefix)}")
+    koji_user = ctx.koji_user()
+    return text("Your DM alerts: " + "; ".join(_describe(a, koji_user) for a in current))
+
+
+@command("alerts on")
+async def alerts_on(ctx: Context, *events: Annotated[str, "EVENT"]):
+    """A DM when your builds change state (link your Koji user with !iam first)."""
+    koji_user = ctx.koji_user()
+    if not koji_user:
+        return text(f"First link your Koji user: {ctx.prefix}iam KOJIUSER")
     try:
-        answer = _change(ctx, identity, koji_user, action, words[1:])
+        alert = ctx.set_alert("owner", "", _events(events))
     except _Problem as exc:
         return text(str(exc))
-    ctx.bot.alerts.reload(incoming.network, identity)
-    return text(answer)
+    return text(f"Alerts on: a DM for {_describe(alert, koji_user)}.")
 
 
-def _change(ctx, identity: str, koji_user: str | None, action: str,
-            rest: tuple[str, ...]) -> str:
-    store, network = ctx.bot.store, ctx.incoming.network
-    if action == "":
-        current = store.alerts(network, identity)
-        if not current:
-            return f"You have no alerts. Usage: {ctx.prefix}alerts {USAGE}"
-        return "Your DM alerts: " + "; ".join(_describe(a, koji_user) for a in current)
-    if action == "on":
-        if not koji_user:
-            raise _Problem(f"First link your Koji user: {ctx.prefix}iam KOJIUSER")
-        alert = Alert(network, identity, "owner", "", _events(rest))
-        store.set_alert(alert)
-        return f"Alerts on: a DM for {_describe(alert, koji_user)}."
-    if action == "off":
-        if rest:
-            raise _Problem(f"Usage: {ctx.prefix}alerts {USAGE}")
-        removed = store.remove_alerts(network, identity)
-        return f"Alerts off ({removed} removed)." if removed else "You had no alerts."
-    if action == "package":
-        if not rest:
-            raise _Problem(f"missing NAME. Usage: {ctx.prefix}alerts {USAGE}")
-        name, events = rest[0], rest[1:]
-        if [word.lower() for word in events] == ["off"]:
-            if not store.remove_alerts(network, identity, "package", name):
-                raise _Problem(f"You have no alert for package {name[:40]}.")
-            return f"Alert off: package {name[:40]}."
-        alert = Alert(network, identity, "package", name, _events(events))
-        store.set_alert(alert)
-        return f"Alert on: a DM for {_describe(alert, koji_user)}."
-    raise _Problem(f"Unknown {action[:20]!r}. Usage: {ctx.prefix}alerts {USAGE}")
+@command("alerts off")
+async def alerts_off(ctx: Context):
+    """Stop all your alerts."""
+    removed = ctx.remove_alerts()
+    return text(f"Alerts off ({removed} removed)." if removed else "You had no alerts.")
+
+
+@command("alerts package")
+async def alerts_package(ctx: Context, name: str, *events: Annotated[str, "EVENT...|off"]):
+    """A DM when package NAME's builds change state (NAME may be a glob); NAME off stops
+    it."""
+    if [word.lower() for word in events] == ["off"]:
+        if not ctx.remove_alerts("package", name):
+            return text(f"You have no alert for package {name[:40]}.")
+        return text(f"Alert off: package {name[:40]}.")
+    try:
+        alert = ctx.set_alert("package", name, _events(events))
+    except _Problem as exc:
+        return text(str(exc))
+    return text(f"Alert on: a DM for {_describe(alert, ctx.koji_user())}.")
+
+
+for _declared in (alerts_on, alerts_package):
+    _declared.help += " " + EVENT_HELP

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.answers import build_answer
-from kojibot.commands import command
+from kojibot.api import build_answer, command
 
 
 @command("build")

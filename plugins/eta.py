@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from kojibot import timefmt
-from kojibot.commands import command
-from kojibot.message import bold, link, text
+from kojibot.api import bold, command, link, text, timefmt
 from txkoji import estimates
 from txkoji.states import BuildState
 from txkoji.times import utcnow

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kojibot.commands import command
-from kojibot.message import bold, link, text
+from kojibot.api import bold, command, link, text
 
 
 @command("latest")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from kojibot.answers import build_answer, task_answer, user_answer
-from kojibot.commands import listener
-from kojibot.message import bold, link, text
+from kojibot.api import bold, build_answer, link, listener, task_answer, text, user_answer
 from txkoji import web
 
 MAX_LINKS = 3

@@ -4,67 +4,83 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.commands import command
-from kojibot.message import text
-from kojibot.store import Subscription
-from kojibot.subscriptions import DEFAULT_EVENTS, EVENTS, KINDS
+from kojibot.api import DEFAULT_EVENTS, EVENTS, Context, command, text
 
-KIND_LABEL = "package|tag|owner"
+IN_A_CHANNEL = "Subscriptions belong to channels: ask in the channel that should see the events."
+EVENT_HELP = ("EVENT: started, complete, failed, canceled, deleted, tagged, untagged or all "
+              "(default: complete failed).")
 
 
-def _check(ctx, kind: str) -> str | None:
+async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]):
     if ctx.incoming.direct:
-        return "Subscriptions belong to channels: ask in the channel that should see the events."
-    if kind not in KINDS:
-        return f"Unknown kind {kind[:20]!r}: use package, tag or owner."
-    return None
-
-
-@command("subscribe", permission="operator")
-async def subscribe(ctx, kind: Annotated[str, KIND_LABEL], name: str,
-                    *events: Annotated[str, "EVENT"]):
-    """Post NAME's build events here (NAME may be a glob like python-*). EVENT: started,
-    complete, failed, canceled, deleted, tagged, untagged or all (default: complete failed)."""
-    problem = _check(ctx, kind)
-    if problem:
-        return text(problem)
+        return text(IN_A_CHANNEL)
     wanted = {event.lower() for event in events}
     if "all" in wanted:
         wanted = set(EVENTS)
     unknown = sorted(wanted - set(EVENTS))
     if unknown:
         return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(EVENTS)} or all.")
-    incoming = ctx.incoming
-    sub = Subscription(incoming.network, incoming.room, kind, name,
-                       frozenset(wanted or DEFAULT_EVENTS), created_by=incoming.identity)
-    changed = ctx.bot.store.subscribe(sub)
-    ctx.bot.subscriptions.add(sub)
-    verb = "Subscribed" if changed else "Already subscribed"
-    return text(f"{verb}: {kind} {name} ({' '.join(sorted(sub.events))}) in {incoming.room}")
+    chosen = frozenset(wanted or DEFAULT_EVENTS)
+    verb = "Subscribed" if ctx.subscribe(kind, name, chosen) else "Already subscribed"
+    return text(f"{verb}: {kind} {name} ({' '.join(sorted(chosen))}) in {ctx.incoming.room}")
 
 
-@command("unsubscribe", permission="operator")
-async def unsubscribe(ctx, kind: Annotated[str, KIND_LABEL], name: str):
-    """Stop posting NAME's build events here."""
-    problem = _check(ctx, kind)
-    if problem:
-        return text(problem)
-    incoming = ctx.incoming
-    if not ctx.bot.store.unsubscribe(incoming.network, incoming.room, kind, name):
-        return text(f"{incoming.room} has no subscription to {kind} {name}.")
-    ctx.bot.subscriptions.remove(Subscription(incoming.network, incoming.room, kind, name,
-                                              frozenset()))
-    return text(f"Unsubscribed: {kind} {name} in {incoming.room}")
+async def _unsubscribe(ctx: Context, kind: str, name: str):
+    if ctx.incoming.direct:
+        return text(IN_A_CHANNEL)
+    if not ctx.unsubscribe(kind, name):
+        return text(f"{ctx.incoming.room} has no subscription to {kind} {name}.")
+    return text(f"Unsubscribed: {kind} {name} in {ctx.incoming.room}")
+
+
+@command("subscribe package", permission="operator")
+async def subscribe_package(ctx, name: str, *events: Annotated[str, "EVENT"]):
+    """Post the build events of package NAME here (NAME may be a glob like python-*)."""
+    return await _subscribe(ctx, "package", name, events)
+
+
+@command("subscribe tag", permission="operator")
+async def subscribe_tag(ctx, name: str, *events: Annotated[str, "EVENT"]):
+    """Post builds tagged into or untagged from tag NAME (or a glob) here, and its other
+    build events."""
+    return await _subscribe(ctx, "tag", name, events)
+
+
+@command("subscribe owner", permission="operator")
+async def subscribe_owner(ctx, name: str, *events: Annotated[str, "EVENT"]):
+    """Post the build events of Koji user NAME's builds here."""
+    return await _subscribe(ctx, "owner", name, events)
+
+
+for _declared in (subscribe_package, subscribe_tag, subscribe_owner):
+    _declared.help += " " + EVENT_HELP
+
+
+@command("unsubscribe package", permission="operator")
+async def unsubscribe_package(ctx, name: str):
+    """Stop posting package NAME's build events here."""
+    return await _unsubscribe(ctx, "package", name)
+
+
+@command("unsubscribe tag", permission="operator")
+async def unsubscribe_tag(ctx, name: str):
+    """Stop posting tag NAME's build events here."""
+    return await _unsubscribe(ctx, "tag", name)
+
+
+@command("unsubscribe owner", permission="operator")
+async def unsubscribe_owner(ctx, name: str):
+    """Stop posting Koji user NAME's build events here."""
+    return await _unsubscribe(ctx, "owner", name)
 
 
 @command("subscriptions")
 async def subscriptions(ctx):
     """List this channel's subscriptions."""
-    incoming = ctx.incoming
-    if incoming.direct:
+    if ctx.incoming.direct:
         return text("Subscriptions belong to channels: ask in a channel.")
-    subs = ctx.bot.store.subscriptions(incoming.network, incoming.room)
+    subs = ctx.subscriptions()
     if not subs:
-        return text(f"{incoming.room} has no subscriptions.")
+        return text(f"{ctx.incoming.room} has no subscriptions.")
     listed = "; ".join(f"{s.kind} {s.pattern} ({' '.join(sorted(s.events))})" for s in subs)
-    return text(f"{incoming.room}: {listed}")
+    return text(f"{ctx.incoming.room}: {listed}")

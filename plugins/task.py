@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.answers import task_answer
-from kojibot.commands import command
+from kojibot.api import command, task_answer
 
 
 @command("task")

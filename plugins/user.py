@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.answers import user_answer
-from kojibot.commands import command
+from kojibot.api import command, user_answer
 
 
 @command("user")

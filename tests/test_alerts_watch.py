@@ -436,7 +436,7 @@ async def test_alerts_commands_and_their_errors(bot):
     await say(bot, "!alerts package gcc")
     assert await say(bot, "!alerts package gcc off") == ["Alert off: package gcc."]
     assert await say(bot, "!alerts off now") == [
-        "Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"]
+        "too many arguments. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"]
     assert await say(bot, "!alerts package") == [
         "missing NAME. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"]
     assert await say(bot, "!alerts maybe") == [

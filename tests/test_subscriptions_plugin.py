@@ -56,7 +56,7 @@ async def test_subscriptions_persist_and_unsubscribe(make_bot):
 async def test_bad_subscription_input(make_bot):
     bot = make_bot()
     assert await say(bot, "!subscribe colour blue", operator=True) == [
-        "Unknown kind 'colour': use package, tag or owner."]
+        "Unknown 'colour'. Usage: !subscribe package|tag|owner NAME [EVENT...]"]
     assert await say(bot, "!subscribe package bash exploded", operator=True) == [
         "Unknown event 'exploded': use started, complete, failed, canceled, deleted, tagged, "
         "untagged or all."]

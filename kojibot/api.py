@@ -1,0 +1,182 @@
+"""The plugin API: all a plugin imports from kojibot, and all it may ask of the bot.
+
+A plugin module declares commands (``@command``, ``@command("group sub")`` for a group's
+subcommand) and listeners (``@listener``); each handler gets a :class:`Context` and returns a
+:class:`Message` (``text(...)``), a list of them, or None. The Context knows who asked where
+and offers the bot's services; each service keeps the state file and the bot's in-memory
+indexes in step, so a plugin cannot leave them apart. Handlers never see the bot itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import txkoji
+from kojibot import timefmt
+from kojibot.alerts import DEFAULT_EVENTS as ALERT_DEFAULT_EVENTS
+from kojibot.alerts import EVENTS as ALERT_EVENTS
+from kojibot.answers import build_answer, task_answer, user_answer
+from kojibot.chat import Incoming
+from kojibot.commands import Command, command, listener
+from kojibot.message import Message, bold, link, state, text
+from kojibot.store import Alert, Subscription, WatchRecord
+from kojibot.subscriptions import DEFAULT_EVENTS, EVENTS, KINDS
+from kojibot.watcher import PER_PERSON as WATCHES_PER_PERSON
+from kojibot.watches import is_done, root_state
+
+if TYPE_CHECKING:
+    from kojibot.bot import Bot
+
+__all__ = [
+    "ALERT_DEFAULT_EVENTS",
+    "ALERT_EVENTS",
+    "DEFAULT_EVENTS",
+    "EVENTS",
+    "KINDS",
+    "WATCHES_PER_PERSON",
+    "Alert",
+    "Annotated",
+    "Command",
+    "Context",
+    "Message",
+    "Subscription",
+    "WatchRecord",
+    "bold",
+    "build_answer",
+    "command",
+    "is_done",
+    "link",
+    "listener",
+    "root_state",
+    "state",
+    "task_answer",
+    "text",
+    "timefmt",
+    "user_answer",
+]
+
+
+class Context:
+    """One heard line: who said it where (``incoming``), and the services a plugin may use.
+
+    Subscriptions belong to the room the line was said in; alerts, identity links and
+    watches to the person who said it (their ``identity``: services account, else nick, on
+    Matrix the user id).
+    """
+
+    def __init__(self, incoming: Incoming, prefix: str, bot: Bot):
+        self.incoming = incoming
+        self.prefix = prefix
+        self._bot = bot
+
+    # -- the hub and the bot's own facts ---------------------------------------------
+
+    @property
+    def koji(self) -> txkoji.Connection:
+        """The hub connection (txkoji): every attribute is a hub call."""
+        return self._bot.koji
+
+    @property
+    def is_admin(self) -> bool:
+        return self._bot.dispatcher.is_admin(self.incoming)
+
+    @property
+    def commands(self):
+        """The enabled commands (``names()``, ``find(words)``, ``usage``), for help."""
+        return self._bot.registry
+
+    # -- who is asking -----------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """The asker's identity, lower-case. Where a DM reaches them now is remembered too
+        (an IRC nick may change), so their alerts follow them."""
+        incoming, store = self.incoming, self._bot.store
+        identity = incoming.identity.lower()
+        known = store.person(incoming.network, identity)
+        if known is None or known.contact != incoming.sender:
+            store.set_contact(incoming.network, identity, incoming.sender)
+            self._bot.alerts.reload(incoming.network, identity)
+        return identity
+
+    def koji_user(self, identity: str | None = None) -> str | None:
+        """The Koji user linked to the asker (or to *identity*), if any."""
+        person = self._bot.store.person(self.incoming.network, identity or self.identity)
+        return person.koji_user if person else None
+
+    def link(self, koji_user: str, identity: str | None = None) -> str:
+        """Link the asker (or, for admins, someone else by nick) to *koji_user*; the
+        identity linked."""
+        incoming = self.incoming
+        who, contact = (identity.lower(), identity) if identity else \
+            (self.identity, incoming.sender)
+        self._bot.store.link(incoming.network, who, contact, koji_user, incoming.identity)
+        self._bot.alerts.reload(incoming.network, who)
+        return who
+
+    # -- this room's subscriptions -----------------------------------------------------
+
+    def subscribe(self, kind: str, pattern: str, events: frozenset[str]) -> bool:
+        """Post *pattern*'s *events* in this room; False if exactly that was already so."""
+        incoming = self.incoming
+        sub = Subscription(incoming.network, incoming.room, kind, pattern, frozenset(events),
+                           created_by=incoming.identity)
+        changed = self._bot.store.subscribe(sub)
+        self._bot.subscriptions.add(sub)
+        return changed
+
+    def unsubscribe(self, kind: str, pattern: str) -> bool:
+        incoming = self.incoming
+        if not self._bot.store.unsubscribe(incoming.network, incoming.room, kind, pattern):
+            return False
+        self._bot.subscriptions.remove(Subscription(incoming.network, incoming.room, kind,
+                                                    pattern, frozenset()))
+        return True
+
+    def subscriptions(self) -> list[Subscription]:
+        return self._bot.store.subscriptions(self.incoming.network, self.incoming.room)
+
+    # -- the asker's DM alerts ---------------------------------------------------------
+
+    def alerts(self, identity: str | None = None) -> list[Alert]:
+        """The asker's alerts (or *identity*'s)."""
+        return self._bot.store.alerts(self.incoming.network, identity or self.identity)
+
+    def set_alert(self, kind: str, pattern: str, events: frozenset[str]) -> Alert:
+        """Alert the asker about builds of their Koji user (kind "owner", pattern "") or
+        of a package (kind "package", pattern a name or glob)."""
+        alert = Alert(self.incoming.network, self.identity, kind, pattern, frozenset(events))
+        self._bot.store.set_alert(alert)
+        self._bot.alerts.reload(alert.network, alert.identity)
+        return alert
+
+    def remove_alerts(self, kind: str | None = None, pattern: str | None = None) -> int:
+        """Remove the asker's alerts (all, or one kind and pattern); how many went."""
+        network, identity = self.incoming.network, self.identity
+        removed = self._bot.store.remove_alerts(network, identity, kind, pattern)
+        self._bot.alerts.reload(network, identity)
+        return removed
+
+    # -- the asker's watches -----------------------------------------------------------
+
+    async def look(self, kind: str, ref: int | str) -> WatchRecord | None:
+        """A task tree ("task", id) or build ("build", NVR or id) as the hub has it now,
+        ready to watch; None if the hub has no such thing."""
+        return await self._bot.watcher.look(kind, ref)
+
+    def watch(self, found: WatchRecord) -> bool:
+        """Report *found* to the asker where they asked when it ends; False if they were
+        watching it already."""
+        incoming = self.incoming
+        found.network, found.identity = incoming.network, self.identity
+        found.asker, found.room = incoming.sender, incoming.room
+        return self._bot.watcher.add(found)
+
+    def unwatch(self, watch: WatchRecord) -> bool:
+        return self._bot.watcher.remove(watch)
+
+    def watches(self) -> list[WatchRecord]:
+        """The asker's watches, each with what is known of it now."""
+        known = self._bot.watcher.watches
+        return [known.get(watch.id, watch)
+                for watch in self._bot.store.watches(self.incoming.network, self.identity)]
