@@ -29,6 +29,7 @@ import txkoji
 from kojibot import config
 from kojibot.bot import Bot
 from kojibot.chat import Incoming
+from txkoji.transport import RELEARN_AFTER
 
 # Idle gaps per shape: around and beyond the server's keep-alive timeout, where a kept
 # connection is closed by the server just as (or before) the client reuses it.
@@ -183,6 +184,19 @@ async def test_200_calls_with_idle_gaps_fail_none(request, shape, kojihub):
     assert elapsed < sum(GAPS[shape]) + 10
     assert koji.transport.server_closes == (shape == "wsgiref")
     assert not logs.texts(LogLevel.warn, "txkoji")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_hub_that_closes_is_asked_again_later(wsgiref_hub):
+    koji = txkoji.Connection(server=wsgiref_hub.url, retries=0)
+    await koji.getAPIVersion()
+    assert koji.transport.server_closes
+    koji.transport.closes_since -= RELEARN_AFTER + 1  # as if that much time went by
+    assert not koji.transport.server_closes
+    for _ in range(10):  # the first on a connection that may be kept: it learns again
+        await koji.getAPIVersion()
+    assert koji.transport.server_closes
+    await koji.close()
 
 
 @pytest_twisted.ensureDeferred

@@ -262,7 +262,8 @@ class Transport:
     async def _exchange(self, url: str, body: bytes, headers: Headers) -> bytes:
         http = self.http_once if self.server_closes else self.http
         response = await http.post(url, data=body, headers=headers)
-        if http is self.http and tuple(response.version[1:]) < (1, 1):
+        closes = http is self.http and tuple(response.version[1:]) < (1, 1)
+        if closes:
             # HTTP/1.0: the hub closes after this answer (Twisted cannot see whether it
             # said keep-alive), so later requests must not pick this connection up.
             if self.closes_since is None:
@@ -270,6 +271,9 @@ class Transport:
                          url=_public(url))
             self.closes_since = self.reactor.seconds()
         data = await treq.content(response)
+        if closes:
+            # The answered connection is back in the pool now; nothing there is safe.
+            self.pool.closeCachedConnections()
         if response.code != 200:
             phrase = response.phrase.decode("latin-1", "replace").strip()
             raise KojiTransportError(f"HTTP {response.code} {phrase}".strip(), _public(url))
