@@ -1,7 +1,7 @@
 """The plugin API: all a plugin imports from kojibot, and all it may ask of the bot.
 
 A plugin module declares commands (``@command``, ``@command("group sub")`` for a group's
-subcommand) and listeners (``@listener``); each handler gets a :class:`Context` and returns a
+subcommand) and listeners (``@listener(pattern)``); each handler gets a :class:`Context` and returns a
 :class:`Message` (``text(...)``), a list of them, or None. The Context knows who asked where
 and offers the bot's services; each service keeps the state file and the bot's in-memory
 indexes in step, so a plugin cannot leave them apart. Handlers never see the bot itself.

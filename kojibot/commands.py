@@ -186,14 +186,24 @@ class Group:
 
 @dataclass
 class Listener:
-    """A handler for lines that are not commands (e.g. pasted kojiweb links)."""
+    """A handler for lines that are not commands but match ``pattern`` (e.g. pasted kojiweb
+    links); a match counts as a command against the sender's rate limit."""
 
     name: str
     handler: Callable[..., Awaitable[Any]]
+    pattern: re.Pattern
+
+    def wants(self, line: str) -> bool:
+        return self.pattern.search(line) is not None
 
 
-def listener(handler: Callable) -> Listener:
-    return Listener(handler.__name__, handler)
+def listener(pattern: str | re.Pattern) -> Callable[[Callable], Listener]:
+    """Declare a listener for lines that match *pattern* (checked before any hub call)."""
+    compiled = re.compile(pattern)
+
+    def declare(handler: Callable) -> Listener:
+        return Listener(handler.__name__, handler, compiled)
+    return declare
 
 
 class Registry:

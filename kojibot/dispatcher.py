@@ -112,14 +112,19 @@ class Dispatcher:
         return await self._call(command.name, command.handler, context, arguments)
 
     async def _listen(self, context: Context) -> list[Reply]:
-        """Lines that are not commands: listeners may answer (these count as commands)."""
-        replies: list[Reply] = []
-        for listener in self.registry.listeners:
-            replies.extend(await self._call(listener.name, listener.handler, context, []))
-        if not replies:
+        """Lines that are not commands: listeners whose pattern they match may answer; such
+        a line counts as a command, checked before any listener runs (and calls the hub)."""
+        wanted = [listener for listener in self.registry.listeners
+                  if listener.wants(context.incoming.text)]
+        if not wanted:
             return []
         limited = self._limited(context.incoming)
-        return replies if limited is None else limited
+        if limited is not None:
+            return limited
+        replies: list[Reply] = []
+        for listener in wanted:
+            replies.extend(await self._call(listener.name, listener.handler, context, []))
+        return replies
 
     async def _call(self, name: str, handler, context: Context, arguments: list) -> list[Reply]:
         """The handler's answer; a hub failure is only answered (txkoji logs each one, once),

@@ -8,7 +8,7 @@ from txkoji import web
 MAX_LINKS = 3
 
 
-@listener
+@listener(web.URL_PATTERN)
 async def kojiweb_links(ctx):
     """Answer up to three links to this hub's kojiweb in a line."""
     weburl = (ctx.koji.weburl or "").rstrip("/")

@@ -59,9 +59,13 @@ async def settings(ctx):
     return text("ok")
 
 
-@listener
+SHOUTED = []
+
+
+@listener(r"http://")
 async def shout(ctx):
-    return text("heard a link") if "http" in ctx.incoming.text else None
+    SHOUTED.append(ctx.incoming.text)
+    return text("heard a link")
 
 
 def make(rate=10):
@@ -161,6 +165,18 @@ async def test_listeners_hear_plain_lines():
     dispatcher, _ = make()
     assert await lines(dispatcher, say("look http://x")) == [("#koji", "alice", "heard a link")]
     assert await lines(dispatcher, say("just chatting")) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_rate_limit_stops_a_listener_before_it_runs():
+    dispatcher, _ = make(rate=1)
+    SHOUTED.clear()
+    await lines(dispatcher, say("!echo one"))
+    assert await lines(dispatcher, say("look http://x")) == [
+        ("#koji", "alice", "You have sent 1 commands in a minute; please wait a little.")]
+    assert await lines(dispatcher, say("again http://y")) == []
+    assert SHOUTED == []
+    assert await lines(dispatcher, say("chatting freely")) == []  # no match: not counted
 
 
 class RecordingHub:
