@@ -33,9 +33,10 @@ from types import SimpleNamespace
 
 from twisted.internet import defer
 
+from kojibot.eventnames import DEFAULT_EVENTS
 from kojibot.relay import Relay
 from kojibot.store import Store, Subscription
-from kojibot.subscriptions import DEFAULT_EVENTS, SubscriptionIndex
+from kojibot.subscriptions import SubscriptionIndex
 from tests.busmessages import FEDORA_BUILD, fedora_build
 
 # tests.ircuser imports the reactor: it is imported where used, after main() has installed

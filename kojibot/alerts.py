@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kojibot import timefmt
+from kojibot.eventnames import EVENT_OF_STATE, past_tense
 from kojibot.failures import failure_details
 from kojibot.hubwait import HubWait
 from kojibot.message import Message, bold, link, state, text, to_json
@@ -23,9 +24,6 @@ from kojibot.store import Alert, OutboxEntry, Store, Subscription
 from kojibot.subscriptions import SubscriptionIndex
 from txkoji import messages, web
 
-EVENTS = ("started", "complete", "failed", "canceled", "deleted")
-DEFAULT_EVENTS = frozenset({"complete", "failed"})
-TASK_EVENTS = {"CLOSED": "complete", "FAILED": "failed", "CANCELED": "canceled"}
 HUB_WAIT = 5.0  # seconds a hub look-up for an alert may take (the ack waits for it)
 
 
@@ -36,7 +34,7 @@ def task_event(event: messages.TaskStateChange) -> str | None:
     task = event.task
     if task.method != "build" or task.get("parent") is not None:
         return None
-    name = TASK_EVENTS.get(event.new)
+    name = EVENT_OF_STATE.get(event.new)
     if name == "complete" and not task.is_scratch:
         return None
     return name
@@ -154,7 +152,7 @@ class Alerts:
             task = event.task
             url = web.page_url(weburl, "taskinfo", task["id"]) if weburl else None
             message = task_event_line(task, event.new, event.old, owner, url)
-            summary = f"builds {'completed' if name == 'complete' else name}\t" \
+            summary = f"builds {past_tense(name)}\t" \
                       f"task {task['id']} ({task.label})"
             task_id = task["id"]
         if name == "failed":

@@ -1,10 +1,10 @@
 """The plugin API: all a plugin imports from kojibot, and all it may ask of the bot.
 
 A plugin module declares commands (``@command``, ``@command("group sub")`` for a group's
-subcommand) and listeners (``@listener(pattern)``); each handler gets a :class:`Context` and returns a
-:class:`Message` (``text(...)``), a list of them, or None. The Context knows who asked where
-and offers the bot's services; each service keeps the state file and the bot's in-memory
-indexes in step, so a plugin cannot leave them apart. Handlers never see the bot itself.
+subcommand) and listeners (``@listener(pattern)``); each handler gets a :class:`Context` and
+returns a :class:`Message` (``text(...)``), a list of them, or None. The Context knows who
+asked where and offers the bot's services; each service keeps the state file and the bot's
+in-memory indexes in step, so a plugin cannot leave them apart. Handlers never see the bot.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import txkoji
 from kojibot import timefmt
-from kojibot.alerts import DEFAULT_EVENTS as ALERT_DEFAULT_EVENTS
-from kojibot.alerts import EVENTS as ALERT_EVENTS
 from kojibot.answers import build_answer, task_answer, user_answer
 from kojibot.chat import Incoming
 from kojibot.commands import Command, command, listener
+from kojibot.eventnames import BUILD_EVENTS as ALERT_EVENTS
+from kojibot.eventnames import DEFAULT_EVENTS, EVENTS
 from kojibot.message import Message, bold, link, state, text
 from kojibot.store import Alert, Subscription, WatchRecord
-from kojibot.subscriptions import DEFAULT_EVENTS, EVENTS, KINDS
 from kojibot.watcher import PER_PERSON as WATCHES_PER_PERSON
 from kojibot.watches import is_done, root_state
 
@@ -28,11 +27,9 @@ if TYPE_CHECKING:
     from kojibot.bot import Bot
 
 __all__ = [
-    "ALERT_DEFAULT_EVENTS",
     "ALERT_EVENTS",
     "DEFAULT_EVENTS",
     "EVENTS",
-    "KINDS",
     "WATCHES_PER_PERSON",
     "Alert",
     "Annotated",

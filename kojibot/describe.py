@@ -100,10 +100,6 @@ def user_line(user: dict, url: str | None) -> Message:
 
 # Bus events ------------------------------------------------------------------------------
 
-BUILD_VERBS = {"BUILDING": "started", "COMPLETE": "completed", "FAILED": "failed",
-               "CANCELED": "canceled", "DELETED": "deleted"}
-
-
 def build_event_line(build: Build, new: str, old: str | None, owner: str | None,
                      url: str | None) -> Message:
     """``bash-5.2-1.fc41 COMPLETE (was BUILDING) by alice, took 25m 10s — link``."""

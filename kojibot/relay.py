@@ -15,6 +15,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from kojibot import describe
+from kojibot.eventnames import EVENT_OF_STATE, EVENT_OF_TAG_ACTION, past_tense
 from kojibot.hubwait import HubWait
 from kojibot.message import Message, to_json
 from kojibot.store import OutboxEntry, Store
@@ -25,9 +26,6 @@ log = Logger()
 
 NAME_WAIT = 2.0  # seconds a line may wait for a user name from the hub
 
-BUILD_EVENTS = {"BUILDING": "started", "COMPLETE": "complete", "FAILED": "failed",
-                "CANCELED": "canceled", "DELETED": "deleted"}
-TAG_EVENTS = {"tag": "tagged", "untag": "untagged"}
 
 Route = Callable[[messages.Event], Awaitable[list[OutboxEntry]]]
 
@@ -35,9 +33,9 @@ Route = Callable[[messages.Event], Awaitable[list[OutboxEntry]]]
 def subscription_event(event: messages.Event) -> str | None:
     """The subscription event name (``complete``, ``tagged``...) of a bus event."""
     if isinstance(event, messages.BuildStateChange):
-        return BUILD_EVENTS.get(event.new)
+        return EVENT_OF_STATE.get(event.new)
     if isinstance(event, messages.TagChange):
-        return TAG_EVENTS.get(event.action)
+        return EVENT_OF_TAG_ACTION.get(event.action)
     return None
 
 
@@ -112,7 +110,7 @@ class Relay:
             verb = "builds tagged into" if event.action == "tag" else "builds untagged from"
             return (describe.tag_event_line(build, event.action, event.tag, owner, url),
                     f"{verb} {event.tag}\t{build.nvr}")
-        verb = describe.BUILD_VERBS.get(event.new, event.new.lower())
+        verb = past_tense(EVENT_OF_STATE.get(event.new, event.new.lower()))
         return (describe.build_event_line(build, event.new, event.old, owner, url),
                 f"builds {verb}\t{build.nvr}")
 

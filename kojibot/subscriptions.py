@@ -14,10 +14,6 @@ from collections import defaultdict
 
 from kojibot.store import Subscription
 
-KINDS = ("package", "tag", "owner")
-EVENTS = ("started", "complete", "failed", "canceled", "deleted", "tagged", "untagged")
-DEFAULT_EVENTS = frozenset({"complete", "failed"})
-
 _WILDCARD = re.compile(r"[*?\[]")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import ALERT_DEFAULT_EVENTS, ALERT_EVENTS, Alert, Context, command, text
+from kojibot.api import ALERT_EVENTS, DEFAULT_EVENTS, Alert, Context, command, text
 
 EVENT_HELP = "EVENT: started, complete, failed, canceled, deleted or all (default: complete " \
              "failed)."
@@ -22,7 +22,7 @@ def _events(words: tuple[str, ...]) -> frozenset[str]:
     if unknown:
         raise _Problem(f"Unknown event {unknown[0][:20]!r}: use {', '.join(ALERT_EVENTS)} "
                        "or all.")
-    return frozenset(wanted or ALERT_DEFAULT_EVENTS)
+    return frozenset(wanted or DEFAULT_EVENTS)
 
 
 def _describe(alert: Alert, koji_user: str | None) -> str:

@@ -7,10 +7,11 @@ import pytest_twisted
 from twisted.internet.task import Clock
 
 from kojibot.amqp import Delivery
+from kojibot.eventnames import DEFAULT_EVENTS, EVENTS
 from kojibot.outbox import OutboxPump
 from kojibot.relay import Relay
 from kojibot.store import Store, Subscription
-from kojibot.subscriptions import DEFAULT_EVENTS, EVENTS, SubscriptionIndex
+from kojibot.subscriptions import SubscriptionIndex
 from tests.busmessages import FEDORA_BUILD, fedora_build
 
 WEB = "https://koji.example.test/koji"
