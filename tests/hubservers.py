@@ -53,16 +53,34 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
+def _start_time(pid: int) -> str | None:
+    """The process's start time (tells it from a later process with the same pid), or
+    None once it is gone or a zombie."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
     except OSError:
-        return False
-    return state != "Z"
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, start time) of every process below *pid*, e.g. mod_wsgi's daemons."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        started = _start_time(child)
+        if started is not None:
+            found.append((child, started))
+        todo.extend(children.get(child, []))
+    return found
 
 
 def _clean_env() -> dict[str, str]:
@@ -82,7 +100,6 @@ class Server:
     process: subprocess.Popen
     log: Path
     keepalive: float | None = None  # the server's idle keep-alive timeout, if it keeps any
-    pid_file: Path | None = None
     facts: dict = field(default_factory=dict)
 
     def proxy(self) -> xmlrpc.client.ServerProxy:
@@ -113,8 +130,10 @@ class Server:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        """SIGTERM to the server's main process (it ends its own children), then wait."""
+        """SIGTERM to the server's main process, then to any of its processes that
+        outlived it (apache leaves mod_wsgi daemons behind now and then), all by pid."""
         proc = self.process
+        left = _descendants(proc.pid) if proc.poll() is None else []
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -122,15 +141,19 @@ class Server:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if self.pid_file is not None and self.pid_file.exists():
-            # apache's children may outlive the parent by a moment; wait for them by pid.
-            try:
-                pid = int(self.pid_file.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                return
-            deadline = time.monotonic() + 5
-            while _alive(pid) and time.monotonic() < deadline:
+        for sig, grace in ((signal.SIGTERM, 2), (signal.SIGKILL, 5)):
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline:
+                left = [(pid, started) for pid, started in left
+                        if _start_time(pid) == started]
+                if not left:
+                    return
                 time.sleep(0.05)
+            for pid, _ in left:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
 
 
 class Shapes:
@@ -278,7 +301,7 @@ WSGIScriptAlias /kojihub {code}/hub/kojixmlrpc.py
                                     stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, env=_clean_env(), cwd=root)
         return Server("apache2 hub", f"http://127.0.0.1:{port}/kojihub", proc, log,
-                      keepalive=APACHE_KEEPALIVE, pid_file=root / "httpd.pid")
+                      keepalive=APACHE_KEEPALIVE)
 
     def nginx(self) -> Server:
         """nginx in front of the apache hub, closing client connections idle for 1 s."""
@@ -324,7 +347,7 @@ http {{
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 env=_clean_env(), cwd=root)
         return Server("nginx proxy", f"http://127.0.0.1:{port}/kojihub", proc, log,
-                      keepalive=NGINX_KEEPALIVE, pid_file=root / "nginx.pid")
+                      keepalive=NGINX_KEEPALIVE)
 
     def stop(self) -> None:
         """Stop every server by its pid (proxies first), drop the database and directory."""
