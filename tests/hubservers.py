@@ -102,6 +102,10 @@ class Server:
     keepalive: float | None = None  # the server's idle keep-alive timeout, if it keeps any
     facts: dict = field(default_factory=dict)
 
+    @property
+    def port(self) -> int:
+        return int(self.url.split(":")[2].split("/")[0])
+
     def proxy(self) -> xmlrpc.client.ServerProxy:
         """xmlrpc.client through this server: how tests read expected values."""
         return xmlrpc.client.ServerProxy(self.url, allow_none=True, use_builtin_types=True)

@@ -3,9 +3,9 @@
 Shapes (tests/hubservers.py), all on a clone of the seeded database: wsgiref (HTTP/1.0,
 closes after every answer), apache2 + mod_wsgi (KeepAliveTimeout 2, MaxKeepAliveRequests
 5) and nginx (keepalive_timeout 1 s) in front of apache. Expected values are read with
-xmlrpc.client through the same server. A loopback relay in this file stands in for what
-sits between a bot and its hub: a firewall that forgets idle connections, or a network
-that loses an answer.
+xmlrpc.client through the same server. tests/kojihub/network.py has the loopback relay
+that stands in for what sits between a bot and its hub (a firewall that forgets idle
+connections, a network that loses an answer) and the servers that misbehave.
 """
 
 from __future__ import annotations
@@ -19,16 +19,22 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, protocol, reactor, ssl
 from twisted.internet import task as txtask
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.interfaces import IHostnameResolver
 from twisted.logger import LogLevel, formatEvent, globalLogPublisher
-from twisted.web import resource, server
-from zope.interface import implementer
+from twisted.web import server
 
 import txkoji
 from kojibot import config
 from kojibot.bot import Bot
 from kojibot.chat import Incoming
+from tests.kojihub.network import (
+    BadGateway,
+    HalfAnswer,
+    HangUpAfterRequest,
+    NoNames,
+    Relay,
+    Silent,
+    listening,
+)
 from txkoji.transport import RELEARN_AFTER
 
 # Idle gaps per shape: around and beyond the server's keep-alive timeout, where a kept
@@ -257,104 +263,11 @@ async def test_logged_in_calls_through_a_closing_server_keep_callnum(wsgiref_hub
         await koji.close()
 
 
-class Relay(protocol.Factory):
-    """A loopback TCP relay to a hub server, standing in for the network in between.
-
-    ``idle_drop``: a connection idle that long is forgotten, as a stateful firewall does:
-    nothing more passes either way and nobody is told (no FIN, no RST).
-    ``lose_answers``: that many answers are lost: the request reaches the hub, which acts
-    on it, and the client's connection is cut when the first byte of the answer arrives.
-    """
-
-    def __init__(self, upstream_port: int, idle_drop: float | None = None):
-        self.upstream_port = upstream_port
-        self.idle_drop = idle_drop
-        self.lose_answers = 0
-        self.lost = 0
-        self.connections = 0
-        self.listening = reactor.listenTCP(0, self, interface="127.0.0.1")
-        self.url = f"http://127.0.0.1:{self.listening.getHost().port}/kojihub"
-
-    def buildProtocol(self, addr):
-        return _RelayClientSide(self)
-
-    def stop(self) -> defer.Deferred:
-        return self.listening.stopListening()
-
-
-class _RelayClientSide(protocol.Protocol):
-    def __init__(self, relay: Relay):
-        self.relay = relay
-        self.upstream: _RelayHubSide | None = None
-        self.pending: list[bytes] = []
-        self.forgotten = False
-        self.last = reactor.seconds()
-
-    def connectionMade(self):
-        self.relay.connections += 1
-        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.relay.upstream_port)
-        connectProtocol(endpoint, _RelayHubSide(self)).addCallbacks(
-            self.hub_connected, lambda _: self.transport.loseConnection())
-
-    def hub_connected(self, upstream):
-        self.upstream = upstream
-        for data in self.pending:
-            upstream.transport.write(data)
-        self.pending = []
-
-    def passes(self) -> bool:
-        """False once the connection sat idle past idle_drop (and forever after)."""
-        now = reactor.seconds()
-        idle = self.relay.idle_drop
-        if idle is not None and now - self.last > idle:
-            self.forgotten = True
-        self.last = now
-        return not self.forgotten
-
-    def dataReceived(self, data):
-        if not self.passes():
-            return
-        if self.upstream is None:
-            self.pending.append(data)
-        else:
-            self.upstream.transport.write(data)
-
-    def connectionLost(self, reason):
-        if self.upstream is not None:
-            self.upstream.transport.loseConnection()
-
-
-class _RelayHubSide(protocol.Protocol):
-    def __init__(self, client: _RelayClientSide):
-        self.client = client
-        self.cut = False
-
-    def dataReceived(self, data):
-        relay = self.client.relay
-        if self.cut or not self.client.passes():
-            return
-        if relay.lose_answers:
-            relay.lose_answers -= 1
-            relay.lost += 1
-            self.cut = True
-            self.client.transport.abortConnection()
-            return
-        self.client.transport.write(data)
-
-    def connectionLost(self, reason):
-        if not self.client.forgotten:
-            self.client.transport.loseConnection()
-
-
-def hub_port(hub) -> int:
-    return int(hub.url.split(":")[2].split("/")[0])
-
-
 @pytest_twisted.ensureDeferred
 async def test_a_lost_answer_is_resent_with_the_same_callnum(apache_hub, kojihub):
     """As koji's ClientSession does: the hub answers a resent read, and refuses to redo a
     change it already committed (RetryError) instead of doing it twice."""
-    relay = Relay(hub_port(apache_hub))
+    relay = Relay(apache_hub.port)
     koji = await admin(relay.url, kojihub)
     try:
         relay.lose_answers = 1
@@ -381,7 +294,7 @@ async def test_a_lost_answer_is_resent_with_the_same_callnum(apache_hub, kojihub
 @pytest_twisted.ensureDeferred
 async def test_idle_bound_keeps_a_firewall_from_costing_a_timeout(apache_hub):
     """The relay forgets connections idle 1 s, as a firewall would (apache keeps them 2 s)."""
-    relay = Relay(hub_port(apache_hub), idle_drop=1.0)
+    relay = Relay(apache_hub.port, idle_drop=1.0)
     try:
         # An idle bound longer than the firewall's: the kept connection is dead, and the
         # call waits out its whole timeout. This is what the bound is for.
@@ -426,41 +339,6 @@ def one_line(exc: Exception, url: str) -> str:
     return said
 
 
-class _Counting(protocol.Factory):
-    def __init__(self, proto):
-        self.protocol = proto
-        self.connections = 0
-
-    def buildProtocol(self, addr):
-        self.connections += 1
-        return super().buildProtocol(addr)
-
-
-class _HangUpAfterRequest(protocol.Protocol):
-    """Reads the request and closes without a word (a worker that died)."""
-
-    def dataReceived(self, data):
-        self.transport.loseConnection()
-
-
-class _HalfAnswer(protocol.Protocol):
-    """Starts an answer and closes in its middle."""
-
-    def dataReceived(self, data):
-        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n<?xml ")
-        self.transport.loseConnection()
-
-
-class _Silent(protocol.Protocol):
-    """Accepts the request and never answers."""
-
-
-async def listening(proto):
-    factory = _Counting(proto)
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    return factory, port, f"http://127.0.0.1:{port.getHost().port}/kojihub"
-
-
 @pytest_twisted.ensureDeferred
 async def test_refused():
     port = reactor.listenTCP(0, protocol.Factory(), interface="127.0.0.1")
@@ -476,7 +354,7 @@ async def test_refused():
 
 @pytest_twisted.ensureDeferred
 async def test_closed_before_answering_is_resent_then_named():
-    factory, port, url = await listening(_HangUpAfterRequest)
+    factory, port, url = listening(HangUpAfterRequest)
     koji = txkoji.Connection(server=url, retries=2, retry_interval=0.01)
     try:
         with pytest.raises(txkoji.KojiTransportError) as info:
@@ -489,7 +367,7 @@ async def test_closed_before_answering_is_resent_then_named():
 
 @pytest_twisted.ensureDeferred
 async def test_cut_answer_is_not_resent():
-    factory, port, url = await listening(_HalfAnswer)
+    factory, port, url = listening(HalfAnswer)
     koji = txkoji.Connection(server=url, retries=2, retry_interval=0.01)
     try:
         with pytest.raises(txkoji.KojiTransportError) as info:
@@ -503,7 +381,7 @@ async def test_cut_answer_is_not_resent():
 
 @pytest_twisted.ensureDeferred
 async def test_timeout():
-    factory, port, url = await listening(_Silent)
+    factory, port, url = listening(Silent)
     koji = txkoji.Connection(server=url, timeout=0.3)
     try:
         with pytest.raises(txkoji.KojiTimeout) as info:
@@ -515,17 +393,9 @@ async def test_timeout():
         await port.stopListening()
 
 
-class _BadGateway(resource.Resource):
-    isLeaf = True  # noqa: N815 (Twisted's name)
-
-    def render_POST(self, request):
-        request.setResponseCode(502)
-        return b"<html><head><title>502 Bad Gateway</title></head>\r\n<body></body></html>"
-
-
 @pytest_twisted.ensureDeferred
 async def test_http_error_status():
-    port = reactor.listenTCP(0, server.Site(_BadGateway()), interface="127.0.0.1")
+    port = reactor.listenTCP(0, server.Site(BadGateway()), interface="127.0.0.1")
     url = f"http://127.0.0.1:{port.getHost().port}/kojihub"
     koji = txkoji.Connection(server=url)
     try:
@@ -537,20 +407,10 @@ async def test_http_error_status():
         await port.stopListening()
 
 
-@implementer(IHostnameResolver)
-class _NoNames:
-    """A resolver that knows no host at all (no query leaves the machine)."""
-
-    def resolveHostName(self, receiver, *args, **kwargs):
-        receiver.resolutionBegan(None)
-        receiver.resolutionComplete()
-        return receiver
-
-
 @pytest_twisted.ensureDeferred
 async def test_dns_failure():
     url = "https://koji.example.test/kojihub"
-    previous = reactor.installNameResolver(_NoNames())
+    previous = reactor.installNameResolver(NoNames())
     try:
         koji = txkoji.Connection(server=url, retries=2, retry_interval=0.01)
         with pytest.raises(txkoji.KojiTransportError) as info:
@@ -577,7 +437,7 @@ async def test_tls_certificate_for_another_host(kojihub):
                                  "subjectAltName=DNS:other.example.test\n"
                                  "extendedKeyUsage=serverAuth\n")
     identity = ssl.PrivateCertificate.loadPEM(cert.read_text() + key.read_text())
-    port = reactor.listenSSL(0, server.Site(_BadGateway()), identity.options(),
+    port = reactor.listenSSL(0, server.Site(BadGateway()), identity.options(),
                              interface="127.0.0.1")
     url = f"https://127.0.0.1:{port.getHost().port}/kojihub"
     koji = txkoji.Connection(server=url, serverca=kojihub.ca_cert)
@@ -608,7 +468,7 @@ async def test_tls_to_a_plain_http_port(apache_hub, kojihub):
 
 @pytest_twisted.ensureDeferred
 async def test_a_failed_call_is_logged_once_at_warn_with_its_method():
-    _, port, url = await listening(_HangUpAfterRequest)
+    _, port, url = listening(HangUpAfterRequest)
     koji = txkoji.Connection(server=url, retries=2, retry_interval=0.01)
     try:
         with LogCapture() as logs, pytest.raises(txkoji.KojiTransportError):
