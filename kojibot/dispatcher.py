@@ -132,7 +132,7 @@ class Dispatcher:
         try:
             result = await handler(context, *arguments)
         except txkoji.KojiTransportError as exc:
-            message = text(f"The Koji hub did not answer: {exc}")
+            message = text(f"Cannot reach the Koji hub: {exc}")
         except txkoji.KojiException as exc:
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             message = text(f"Koji hub {self.bot.koji.server} said: {first[:300]}")

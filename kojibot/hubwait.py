@@ -1,5 +1,6 @@
 """Hub look-ups that must not hold up the relay: each is bounded in time, and after one
-fails or times out the next ones are skipped for a while (the line goes without them)."""
+fails or times out the next ones are skipped for a while (the line goes without them).
+The failed call itself is logged by txkoji (once, at warn); here only the skipping, at info."""
 
 from __future__ import annotations
 
@@ -35,6 +36,6 @@ class HubWait:
             return await pending
         except Exception as exc:  # noqa: BLE001 - timeout or hub error: go on without it
             self.skip_until = self.reactor.seconds() + self.pause
-            log.warn("{what}: the hub did not answer ({why}); skipping look-ups for "
+            log.info("{what}: no answer from the hub ({why}); skipping look-ups for "
                      "{pause:g} s", what=what, why=exc or type(exc).__name__, pause=self.pause)
             return default

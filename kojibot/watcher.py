@@ -211,7 +211,7 @@ class Watcher:
         try:
             results = await multicall()
         except Exception as exc:  # noqa: BLE001 - the hub is away: try again next interval
-            log.warn("watch poll: the hub did not answer: {why}", why=exc)
+            log.info("watch poll: no answer from the hub ({why}); next interval", why=exc)
             return
         for watch, start, end in checked:
             if watch.id not in self.watches or watch.id in self._finishing:

@@ -120,7 +120,7 @@ async def test_hub_fault_and_outage_are_one_line_naming_the_hub():
     ((_, _, faulted),) = await lines(dispatcher, say("!fault 1000"))
     assert faulted == "Koji hub http://hub.test/kojihub said: koji.GenericError: no such thing"
     ((_, _, unreachable),) = await lines(dispatcher, say("!down"))
-    assert unreachable == ("The Koji hub did not answer: connection refused "
+    assert unreachable == ("Cannot reach the Koji hub: connection refused "
                            "(http://hub.test/kojihub)")
 
 
@@ -266,7 +266,7 @@ async def test_good_words_do_reach_the_hub():
     """The control for the test above: the same commands with fit words call the hub."""
     dispatcher, hub = with_plugins()
     ((_, _, said),) = await lines(dispatcher, say(f"!task {MAX_ID}"))
-    assert said == "The Koji hub did not answer: stand-in hub (http://hub.test/kojihub)"
+    assert said == "Cannot reach the Koji hub: stand-in hub (http://hub.test/kojihub)"
     assert ("getTaskInfo", (MAX_ID,)) in hub.calls
     hub.calls.clear()
     await lines(dispatcher, say("!build bash-5.2.26-3.fc41"))

@@ -126,5 +126,5 @@ async def test_hub_down_is_one_line_within_10_s(kojihub, tmp_path):
     started = reactor.seconds()
     line = await ask(down, "!task 1")
     assert reactor.seconds() - started < 10
-    assert line.startswith("The Koji hub did not answer: connection refused")
+    assert line.startswith("Cannot reach the Koji hub: connection refused")
     assert "http://127.0.0.1:9/kojihub" in line and "\n" not in line
