@@ -80,3 +80,22 @@ def test_multicall_results_keep_faults_in_place():
     assert out[0] == 1
     assert isinstance(out[1], txkoji.ParameterError)
     assert isinstance(out[2], txkoji.KojiException)
+
+
+def test_fault_1020_is_koji_import_error_and_the_builtin_stays_unshadowed():
+    import builtins
+    import warnings
+
+    import txkoji
+    from txkoji.exceptions import from_fault
+
+    assert type(from_fault(1020, "bad import")) is txkoji.KojiImportError
+    namespace: dict = {}
+    exec("from txkoji import *", namespace)  # noqa: S102 - what a star import brings
+    assert "ImportError" not in namespace
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert txkoji.ImportError is txkoji.KojiImportError
+    assert [str(w.message) for w in caught] == [
+        "txkoji.ImportError is deprecated: use txkoji.KojiImportError"]
+    assert builtins.ImportError is not txkoji.KojiImportError

@@ -16,3 +16,10 @@ from txkoji.task import Task
 
 __all__ = ["Build", "BuildState", "Channel", "Connection", "KojiException", "KojiTimeout",
            "KojiTransportError", "MultiCall", "Package", "Task", "TaskState"]
+
+
+def __getattr__(name: str):
+    """The deprecated alias ``txkoji.ImportError`` (see txkoji.exceptions)."""
+    from txkoji import exceptions
+
+    return getattr(exceptions, name)

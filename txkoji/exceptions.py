@@ -125,7 +125,9 @@ class ParameterError(KojiException):
     code = 1019
 
 
-class ImportError(KojiException):
+class KojiImportError(KojiException):
+    """Fault 1020, which koji names ImportError; renamed here so as not to hide the builtin."""
+
     code = 1020
 
 
@@ -153,3 +155,14 @@ FAULTS: dict[int, type[KojiException]] = {
 def from_fault(code: int, message: str) -> KojiException:
     """The exception for a hub fault; an unknown code gives the base class."""
     return FAULTS.get(code, KojiException)(message, code)
+
+
+def __getattr__(name: str):
+    """``txkoji.exceptions.ImportError``: the old name of KojiImportError, deprecated."""
+    if name == "ImportError":
+        import warnings
+
+        warnings.warn("txkoji.ImportError is deprecated: use txkoji.KojiImportError",
+                      DeprecationWarning, stacklevel=2)
+        return KojiImportError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
