@@ -208,7 +208,6 @@ class AMQPConsumer(Service):
             lambda failure: log.failure("the AMQP batch loop failed", failure))
 
     def _setup_failed(self, conn: _Connection, failure: Failure) -> None:
-        conn.setup_failed = True
         if self.running:
             why = conn.close_reason if conn.close_reason is not None else failure
             self._report_once(f"cannot consume {self.settings.queue}: {_why(why)}")
@@ -241,11 +240,12 @@ class AMQPConsumer(Service):
                 except Exception:  # noqa: BLE001 - why pika closed the queue, or a cancel
                     return  # the connection is gone or the service stops
                 queue.pending.insert(0, first)  # with the rest of what arrived meanwhile
+                continue  # unless the connection went meanwhile
             taken = queue.pending[:self.batch_size]
             del queue.pending[:len(taken)]
             await self._hand_over(conn, [
                 Delivery(_text(method.routing_key), properties.headers or {}, body,
-                         method.delivery_tag, method.redelivered, properties.message_id)
+                         method.delivery_tag, method.redelivered, _text(properties.message_id))
                 for _, method, properties, body in taken])
 
     def _wait(self, waiting: defer.Deferred) -> defer.Deferred:
@@ -345,9 +345,9 @@ def _checked(result: Any, size: int) -> list[str]:
     return outcomes
 
 
-def _text(value: str | bytes) -> str:
+def _text(value: str | bytes | None) -> str | None:
     """pika leaves short strings that are not UTF-8 as bytes."""
-    return value if type(value) is str else value.decode("utf-8", "replace")
+    return value if type(value) is not bytes else value.decode("utf-8", "replace")
 
 
 def _why(reason: Any) -> str:
@@ -398,7 +398,7 @@ class _Connection(TwistedProtocolConnection):
         self.close_reason: Any = None
         self.amqp_channel = None  # a TwistedChannel once open
         self.deliveries = None  # the ClosableDeferredQueue of basic.consume
-        self.setup_failed = self.lost = False
+        self.lost = False
 
     def connectionMade(self) -> None:
         super().connectionMade()
