@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 import pytest_twisted
-from munch import munchify
 from twisted.internet.task import Clock
 
 import txkoji
@@ -28,6 +27,7 @@ from kojibot.watches import PollSchedule, is_done, merge, merge_all
 from tests.busmessages import FEDORA_BUILD, fedora_build
 from txkoji.cache import Cache
 from txkoji.states import TaskState
+from txkoji.testing import HubDouble
 
 WEB, TOP = "https://koji.example.test/koji", "https://kojipkgs.example.test/"
 FEDORA_TASK = "org.fedoraproject.prod.buildsys.task.state.change"
@@ -36,15 +36,28 @@ SRC = "git+https://src.example.test/rpms/bash.git#abc"
 
 
 class FakeHub(txkoji.Connection):
-    """Answers hub calls from ``tasks``, ``builds``, ``users`` and ``outputs``."""
+    """Answers hub calls from ``tasks``, ``builds``, ``users`` and ``outputs``, through
+    txkoji.testing's in-memory hub (real XML-RPC, no server)."""
 
     def __init__(self, tmp_path):
-        super().__init__(server="http://hub.test/kojihub", weburl=WEB, topurl=TOP)
+        self.double = HubDouble(self.answer)
+        super().__init__(server=self.double.url, weburl=WEB, topurl=TOP,
+                         transport=self.double)
         self._cache = Cache(self, directory=str(tmp_path / "cache"))
         self.tasks, self.builds, self.outputs = {}, {}, {}
         self.users = {1: "alice", 2: "bob"}
-        self.requests: list[list[str]] = []
-        self.down = False
+
+    @property
+    def requests(self) -> list[list[str]]:
+        return self.double.requests
+
+    @property
+    def down(self) -> bool:
+        return self.double.down
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        self.double.down = value
 
     def task(self, ident, state, parent=None, method="build", arch="noarch", owner=1):
         request = [SRC, "f41", {}] if method == "build" else ["x/bash-5.2-1.src.rpm", 3, arch]
@@ -53,21 +66,6 @@ class FakeHub(txkoji.Connection):
                              "create_ts": 1767607000.0, "start_ts": 1767607200.0,
                              "completion_ts": 1767607500.0 if state in (2, 3, 5) else None,
                              "channel_id": 1, "priority": 20, "weight": 1.0}
-
-    async def raw_call(self, method, args=(), kwargs=None, url=None, headers=None):
-        if self.down:
-            raise txkoji.KojiTransportError("connection refused", self.server)
-        if method != "system.multicall":
-            self.requests.append([method])
-            return munchify(self.answer(method, list(args), dict(kwargs or {})))
-        self.requests.append([call["methodName"] for call in args[0]])
-        out = []
-        for call in args[0]:
-            params, kw = list(call["params"]), {}
-            if params and isinstance(params[-1], dict) and params[-1].get("__starstar"):
-                kw = {k: v for k, v in params.pop().items() if k != "__starstar"}
-            out.append([self.answer(call["methodName"], params, kw)])
-        return munchify(out)
 
     def answer(self, method, args, kw):
         tasks = self.tasks.values()

@@ -34,9 +34,13 @@ class Connection:
       Kept short so that firewalls and NAT boxes, which may silently forget a connection
       idle for a minute or more, never get one reused (that would cost a whole
       ``timeout``); a later call simply opens a new connection.
+
+    ``transport`` replaces the HTTP transport with anything offering its ``post`` and
+    ``close`` (txkoji.testing.HubDouble answers calls in memory that way).
     """
 
-    def __init__(self, profile: str | None = None, *, reactor=None, **settings: Any):
+    def __init__(self, profile: str | None = None, *, reactor=None, transport=None,
+                 **settings: Any):
         merged = profiles.read_profile(profile) if profile else {}
         merged.update({key: value for key, value in settings.items() if value is not None})
         if not merged.get("server"):
@@ -49,7 +53,7 @@ class Connection:
         self.server: str = merged["server"].rstrip("/")
         self.weburl: str | None = merged.get("weburl")
         self.topurl: str | None = merged.get("topurl")
-        self.transport = Transport(
+        self.transport = transport or Transport(
             reactor,
             timeout=float(merged.get("timeout") or DEFAULT_TIMEOUT),
             retries=int(merged.get("retries", 3)),

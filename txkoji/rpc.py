@@ -65,6 +65,29 @@ def decode_response(body: bytes) -> Any:
     return munchify(result)
 
 
+def decode_call(body: bytes) -> tuple[str, tuple, dict]:
+    """The hub's side of encode_call: method, positional and keyword arguments."""
+    params, method = decode_request(body)
+    if method is None:
+        raise KojiException("unreadable XML-RPC request: no method name")
+    if params and isinstance(params[-1], dict) and params[-1].get("__starstar"):
+        kwargs = {key: value for key, value in params[-1].items() if key != "__starstar"}
+        return method, params[:-1], kwargs
+    return method, params, {}
+
+
+def encode_response(value: Any) -> bytes:
+    """The hub's answer to a call, in koji's dialect (``<nil/>``, ``<i8>``)."""
+    body = _Marshaller("utf-8", allow_none=True).dumps((value,))
+    return f"<?xml version='1.0'?>\n<methodResponse>\n{body}</methodResponse>\n".encode()
+
+
+def encode_fault(code: int, message: str) -> bytes:
+    """The hub's fault answer (``faultCode``, ``faultString``)."""
+    return xmlrpc.client.dumps(xmlrpc.client.Fault(code, message), methodresponse=True,
+                               encoding="utf-8").encode()
+
+
 def decode_request(request: str | bytes) -> tuple[tuple, str | None]:
     """Parameters and method of a raw ``<methodCall>`` document (koji stores task requests so)."""
     try:
