@@ -153,7 +153,7 @@ class BotProcess:
         return self.process.returncode
 
     def kill(self) -> None:
-        """For teardown after a failure: no waiting on the reactor."""
+        """SIGKILL now (a crash, or teardown after a failure), and reap it."""
         if self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(5)

@@ -1,10 +1,7 @@
 """The bot SIGKILLed while relaying 1,000 events, then started again: every matching event
-reaches the channel exactly once. Real RabbitMQ node, real ngircd, the bot as a process."""
+reaches the channel exactly once. Real RabbitMQ node, real ngircd, and the bot as a process:
+the ``kojibot`` installed from the wheel (tests/installed.py)."""
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -15,12 +12,6 @@ from twisted.internet import threads
 from kojibot.store import Store, Subscription
 from tests.busmessages import FEDORA_BUILD, count_events, fedora_build, lines_from, until
 from tests.ircuser import IRCUser
-
-
-def start_bot(ini, log):
-    return subprocess.Popen([sys.executable, "-m", "kojibot.cli", "--config", str(ini),
-                             "--log-level", "warn"], stdin=subprocess.DEVNULL,
-                            stdout=log, stderr=subprocess.STDOUT)
 
 
 def paced_publish(url, messages, seconds):
@@ -35,24 +26,23 @@ def paced_publish(url, messages, seconds):
 
 
 @pytest_twisted.ensureDeferred
-async def test_sigkill_mid_stream_then_restart_delivers_each_event_once(rabbitmq, ngircd,
-                                                                        tmp_path):
+async def test_sigkill_mid_stream_then_restart_delivers_each_event_once(installed, rabbitmq,
+                                                                        ngircd, tmp_path):
     channel, nick = "#crash", "crashbot"
     state = tmp_path / "state.sqlite3"
     store = Store(str(state))
     store.subscribe(Subscription("irc", channel, "package", "crashpkg", frozenset({"complete"})))
     store.close()
-    ini = tmp_path / "bot.ini"
-    ini.write_text(
+    config = (
         f"[bot]\nnick = {nick}\nstate = {state}\ndigest_after = 5\ndigest_window = 2\n"
         "[koji]\nserver = http://127.0.0.1:9/kojihub\nweburl = https://koji.example.test/koji\n"
         f"[irc]\nhost = 127.0.0.1\nport = {ngircd.port}\ntls = no\nchannels = {channel}\n"
         "line_rate = 5\n"
         f"[amqp]\nurl = {rabbitmq.url}\nqueue = kojibot-crash\n")
+    home = tmp_path / "home"
     watcher = await IRCUser.connect(ngircd.port, "crashwatch")
     await watcher.join(channel)
-    log = open(tmp_path / "bot.log", "wb")
-    bot = start_bot(ini, log)
+    bot = installed.start(config, home, "--log-level", "warn")
     try:
         await watcher.wait_line(lambda h: h.command == "JOIN" and h.nick == nick, timeout=30)
         events = []
@@ -62,13 +52,12 @@ async def test_sigkill_mid_stream_then_restart_delivers_each_event_once(rabbitmq
         publishing = threading.Thread(target=paced_publish, args=(rabbitmq.url, events, 4.0))
         publishing.start()
         await until(lambda: _relayed(state) > 50, timeout=30)
-        os.kill(bot.pid, signal.SIGKILL)
-        bot.wait()
+        bot.kill()  # SIGKILL, mid-stream
         killed_at = _relayed(state)
         await threads.deferToThread(publishing.join)
         assert killed_at < 500, "the kill came after the stream ended: nothing was tested"
 
-        bot = start_bot(ini, log)
+        bot = installed.start(config, home, "--log-level", "warn")
         await until(lambda: count_events(lines_from(watcher, nick), "crashpkg")[0] >= 500,
                     timeout=120)
         total, names = count_events(lines_from(watcher, nick), "crashpkg")
@@ -76,10 +65,7 @@ async def test_sigkill_mid_stream_then_restart_delivers_each_event_once(rabbitmq
         assert len(names) == len(set(names))
         assert not [x for x in lines_from(watcher, nick) if "otherpkg" in x]
     finally:
-        if bot.poll() is None:
-            bot.terminate()
-            bot.wait(timeout=30)
-        log.close()
+        await bot.stop()
         await watcher.quit()
 
 
