@@ -27,7 +27,7 @@ PROPS, APP = "x-amqp-1.0-properties", "x-amqp-1.0-app-properties"
 
 
 def as_client(raw: bytes):
-    """What pika and txamqp hand over: text when the bytes are valid UTF-8, else bytes."""
+    """What AMQP client libraries hand over: text when the bytes are valid UTF-8, else bytes."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -85,7 +85,7 @@ def test_protonmsg_build_state(name, old, new):
 @pytest.mark.parametrize("name", ["build_complete", "task_free", "repo_init"])
 def test_plain_json_body_as_text_gives_the_same_event(name):
     """An amqp-value section is never valid UTF-8 (0xa1/0xb1 continue a sequence), so clients
-    pass it on as bytes; a plain JSON body arrives as text from txamqp, as bytes from pika."""
+    pass it on as bytes; a plain JSON body may arrive as text (some clients) or bytes (pika)."""
     key, headers, body = proton(name)
     assert isinstance(as_client(body), bytes) and isinstance(headers[PROPS], str)
     text = json.dumps(proton_json(name), ensure_ascii=False)  # raw "jiří": UTF-8, not latin-1
