@@ -35,10 +35,10 @@ from types import SimpleNamespace
 
 from twisted.internet import defer
 
-from kojibot.eventnames import DEFAULT_EVENTS
-from kojibot.relay import Relay
-from kojibot.store import Store, Subscription
-from kojibot.subscriptions import SubscriptionIndex
+from kojibot.relay.matching import SubscriptionIndex
+from kojibot.relay.router import Relay
+from kojibot.state.store import Store, Subscription
+from kojibot.wording.eventnames import DEFAULT_EVENTS
 from tests.busmessages import FEDORA_BUILD, fedora_build
 
 # tests.ircuser imports the reactor: it is imported where used, after main() has installed
@@ -68,7 +68,7 @@ def subscriptions(count: int = 10000) -> list[Subscription]:
 
 
 def in_process(events: int) -> dict[str, float]:
-    from kojibot.amqp import Delivery  # imports a reactor: after use_asyncio_reactor()
+    from kojibot.bus.consumer import Delivery  # imports a reactor: after use_asyncio_reactor()
 
     payloads = bodies(events)
     deliveries = [Delivery(FEDORA_BUILD, FEDORA_HEADERS, body, n, False, f"m{n}")
@@ -231,7 +231,7 @@ async def kojibot_consume(reactor, url: str, queue: str, count: int,
     Relay: consume + match 10,000 subscriptions + commit to SQLite (WAL) + ack; with no
     *state*, to a handler that acks everything (the consumer's own cost)."""
     from kojibot import config
-    from kojibot.amqp import consumer_from_config
+    from kojibot.bus.consumer import consumer_from_config
 
     store = Store(str(state)) if state is not None else None
     relay = Relay(store, SubscriptionIndex(subscriptions()), SimpleNamespace(weburl=WEBURL),

@@ -21,7 +21,7 @@ from bench.relay import (
     publish_builds,
     wait_until,
 )
-from kojibot.store import Store, Subscription
+from kojibot.state.store import Store, Subscription
 from tests.busmessages import count_events, fedora_build, lines_from
 
 
@@ -66,7 +66,7 @@ async def start_bot(reactor, workdir: Path, nick: str, channel: str, package: st
                     irc_port: int, amqp_url: str, bot_extra: str = "", irc_extra: str = ""):
     """The real Bot ([irc] + [amqp]) with one subscription: *package* complete → *channel*."""
     from kojibot import config
-    from kojibot.adapters.irc import adapter_from_config
+    from kojibot.adapters.irc.network import adapter_from_config
     from kojibot.bot import Bot
 
     state = workdir / "state.sqlite3"
@@ -121,7 +121,7 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 
 async def latency(reactor, broker, server, workdir: Path) -> dict:
-    from kojibot.render import strip_irc_formatting
+    from kojibot.chat.render import strip_irc_formatting
 
     channel, nick, package = "#latency", "latbot", "latpkg"
     watcher = await watcher_class().connect(server.port, "latwatch")

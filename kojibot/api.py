@@ -12,16 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import txkoji
-from kojibot import timefmt
-from kojibot.answers import build_answer, task_answer, user_answer
-from kojibot.chat import Incoming
-from kojibot.commands import Command, command, listener
-from kojibot.eventnames import BUILD_EVENTS as ALERT_EVENTS
-from kojibot.eventnames import DEFAULT_EVENTS, EVENTS
-from kojibot.message import Message, bold, link, state, text
-from kojibot.store import Alert, Subscription, WatchRecord
-from kojibot.watcher import PER_PERSON as WATCHES_PER_PERSON
-from kojibot.watches import is_done, root_state
+from kojibot.chat.commands import Command, command, listener
+from kojibot.chat.message import Message, bold, link, state, text
+from kojibot.chat.model import Incoming
+from kojibot.personal.watcher import PER_PERSON as WATCHES_PER_PERSON
+from kojibot.personal.watches import is_done, root_state
+from kojibot.state.store import Alert, Subscription, WatchRecord
+from kojibot.wording import timefmt
+from kojibot.wording.answers import build_answer, task_answer, user_answer
+from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
+from kojibot.wording.eventnames import DEFAULT_EVENTS, EVENTS
 
 if TYPE_CHECKING:
     from kojibot.bot import Bot

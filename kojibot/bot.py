@@ -9,16 +9,16 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 import txkoji
-from kojibot.alerts import Alerts
-from kojibot.chat import Adapter, Incoming, Reply
-from kojibot.dispatcher import Dispatcher
-from kojibot.outbox import OutboxPump
-from kojibot.ratelimit import RateLimit
-from kojibot.relay import Relay
+from kojibot.chat.dispatcher import Dispatcher
+from kojibot.chat.model import Adapter, Incoming, Reply
+from kojibot.chat.ratelimit import RateLimit
+from kojibot.personal.dmalerts import Alerts
+from kojibot.personal.watcher import Watcher
+from kojibot.relay.matching import SubscriptionIndex
+from kojibot.relay.outbox import OutboxPump
+from kojibot.relay.router import Relay
 from kojibot.settings import Settings, build
-from kojibot.store import Store
-from kojibot.subscriptions import SubscriptionIndex
-from kojibot.watcher import Watcher
+from kojibot.state.store import Store
 
 log = Logger()
 
@@ -60,7 +60,7 @@ class Bot(MultiService):
                                max_age=config.bot.watch_max_days * 86400)
         self.relay.routes += [self.alerts.entries, self.watcher.on_event]
         if settings.amqp is not None:
-            from kojibot.amqp import AMQPConsumer
+            from kojibot.bus.consumer import AMQPConsumer
 
             AMQPConsumer(settings.amqp, self.relay.handle).setServiceParent(self)
 

@@ -100,12 +100,12 @@ def _networks(settings, bot) -> list[str]:
     settings = bot.settings
     names = []
     if settings.irc is not None:
-        from kojibot.adapters.irc import IRCAdapter
+        from kojibot.adapters.irc.network import IRCAdapter
 
         bot.add_adapter(IRCAdapter(settings.irc, bot.receive))
         names.append("irc")
     if settings.matrix is not None:
-        from kojibot.adapters.matrix import MatrixAdapter
+        from kojibot.adapters.matrix.homeserver import MatrixAdapter
 
         bot.add_adapter(MatrixAdapter(settings.matrix, bot.receive,
                                       state_dir=os.path.dirname(settings.state)))

@@ -7,7 +7,7 @@ Each entry is one of:
 - a dotted module path (``mycompany.koji_plugins.builds``): any importable module;
 - a file path (``/etc/kojibot/plugins/ours.py`` or ``./ours.py``): a module loaded from that file.
 
-A plugin module declares commands and listeners (kojibot.commands); the registry collects them.
+A plugin module declares commands and listeners (kojibot.chat.commands); the registry collects them.
 Every problem is one line naming the entry.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from types import ModuleType
 
-from kojibot.commands import Registry
+from kojibot.chat.commands import Registry
 
 BUILTIN_PACKAGE = "kojibot.plugins"
 ENTRY_POINT_GROUP = "kojibot.plugins"

@@ -22,12 +22,12 @@ from urllib.parse import quote
 
 import txkoji
 from kojibot import config
-from kojibot.adapters import irclines
-from kojibot.adapters.irclines import IRCSettings
-from kojibot.adapters.matrixrooms import MatrixSettings
-from kojibot.amqpsettings import AMQPSettings
-from kojibot.amqpsettings import tls_options as amqp_tls_options
-from kojibot.commands import Registry
+from kojibot.adapters.irc import lines as irclines
+from kojibot.adapters.irc.lines import IRCSettings
+from kojibot.adapters.matrix.rooms import MatrixSettings
+from kojibot.bus.broker import AMQPSettings
+from kojibot.bus.broker import tls_options as amqp_tls_options
+from kojibot.chat.commands import Registry
 from kojibot.config import ConfigError
 from kojibot.loader import PluginError, load_plugins
 from txkoji.auth import choose_authtype
@@ -39,8 +39,8 @@ __all__ = ["Settings", "amqp_settings", "build", "irc_settings", "koji_connectio
 T = TypeVar("T")
 
 # The optional parts, the module start-up imports for each, and the extra that brings it.
-EXTRAS = {"matrix": ("kojibot.adapters.matrix", "matrix-nio"),
-          "amqp": ("kojibot.amqp", "the AMQP client")}
+EXTRAS = {"matrix": ("kojibot.adapters.matrix.homeserver", "matrix-nio"),
+          "amqp": ("kojibot.bus.consumer", "the AMQP client")}
 # Words the settings classes' messages begin with that are not the key's own name.
 _ALIASES = {"irc": {"channel": "channels"}}
 

@@ -5,7 +5,7 @@ import re
 
 import pika
 
-from kojibot.render import strip_irc_formatting
+from kojibot.chat.render import strip_irc_formatting
 
 FEDORA_BUILD = "org.fedoraproject.prod.buildsys.build.state.change"
 

@@ -22,7 +22,7 @@ from twisted.internet import defer, protocol, reactor
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.protocols.basic import LineReceiver
 
-from kojibot.adapters.irclines import Line, parse
+from kojibot.adapters.irc.lines import Line, parse
 
 HOST = "127.0.0.1"
 

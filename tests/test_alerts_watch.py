@@ -14,16 +14,16 @@ from twisted.internet.task import Clock
 
 import txkoji
 from kojibot import config
-from kojibot.alerts import AlertIndex, Alerts
 from kojibot.bot import Bot
-from kojibot.chat import Incoming
-from kojibot.message import from_json
-from kojibot.outbox import OutboxPump
-from kojibot.relay import Relay
-from kojibot.store import Alert, Store, WatchRecord
-from kojibot.subscriptions import SubscriptionIndex
-from kojibot.watcher import Watcher
-from kojibot.watches import PollSchedule, is_done, merge, merge_all
+from kojibot.chat.message import from_json
+from kojibot.chat.model import Incoming
+from kojibot.personal.dmalerts import AlertIndex, Alerts
+from kojibot.personal.watcher import Watcher
+from kojibot.personal.watches import PollSchedule, is_done, merge, merge_all
+from kojibot.relay.matching import SubscriptionIndex
+from kojibot.relay.outbox import OutboxPump
+from kojibot.relay.router import Relay
+from kojibot.state.store import Alert, Store, WatchRecord
 from tests.busmessages import FEDORA_BUILD, fedora_build
 from txkoji.cache import Cache
 from txkoji.states import TaskState

@@ -14,9 +14,9 @@ import pytest_twisted
 from twisted.internet import reactor, task, threads
 
 from kojibot import config
-from kojibot.adapters.irc import adapter_from_config
+from kojibot.adapters.irc.network import adapter_from_config
 from kojibot.bot import Bot
-from kojibot.render import strip_irc_formatting
+from kojibot.chat.render import strip_irc_formatting
 from tests.builddriver import TaskDriver
 from tests.busmessages import FEDORA_BUILD, fedora_build, publish
 from tests.ircuser import IRCUser

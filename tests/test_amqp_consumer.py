@@ -24,7 +24,7 @@ from twisted.internet import defer, reactor, task, threads
 from twisted.logger import formatEvent, globalLogPublisher
 
 from kojibot import config
-from kojibot.amqp import AMQPConsumer, AMQPSettings, Delivery, consumer_from_config
+from kojibot.bus.consumer import AMQPConsumer, AMQPSettings, Delivery, consumer_from_config
 from tests.kojihub.builder import result
 from tests.kojihub.seed import ADMIN
 
@@ -112,11 +112,11 @@ def publisher(rabbitmq):
 
 @pytest.fixture
 def amqp_log():
-    """Formatted kojibot.amqp log events of this test."""
+    """Formatted kojibot.bus.consumer log events of this test."""
     lines: list[str] = []
 
     def observe(event) -> None:
-        if event.get("log_namespace") == "kojibot.amqp":
+        if event.get("log_namespace") == "kojibot.bus.consumer":
             lines.append(f"{event['log_level'].name}: {formatEvent(event)}")
 
     globalLogPublisher.addObserver(observe)

@@ -8,9 +8,9 @@ import pytest_twisted
 from twisted.internet import reactor
 
 from kojibot import config
-from kojibot.adapters.irc import adapter_from_config
+from kojibot.adapters.irc.network import adapter_from_config
 from kojibot.bot import Bot
-from kojibot.render import strip_irc_formatting
+from kojibot.chat.render import strip_irc_formatting
 from tests.ircuser import IRCUser
 
 _names = itertools.count(1)

@@ -12,12 +12,12 @@ import pytest_twisted
 from twisted.internet import reactor
 
 from kojibot import config
-from kojibot.adapters import matrixrooms as rooms
+from kojibot.adapters.matrix import rooms
 from kojibot.bot import Bot
+from kojibot.chat.message import text, to_json
+from kojibot.chat.render import strip_irc_formatting
 from kojibot.cli import _networks
-from kojibot.message import text, to_json
-from kojibot.render import strip_irc_formatting
-from kojibot.store import OutboxEntry
+from kojibot.state.store import OutboxEntry
 from tests.busmessages import until
 from tests.ircuser import IRCUser
 from tests.synapse import from_bot, log_lines

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kojibot.commands import MAX_WORD, Registry, UsageError, check_word, command
-from kojibot.dispatcher import addressed
+from kojibot.chat.commands import MAX_WORD, Registry, UsageError, check_word, command
+from kojibot.chat.dispatcher import addressed
 from txkoji.rpc import I8_MAX as MAX_ID
 
 

@@ -11,10 +11,10 @@ import pytest
 from twisted.internet.testing import MemoryReactorClock
 
 from kojibot import config, settings
-from kojibot.adapters.irc import adapter_from_config
-from kojibot.adapters.irclines import IRCSettings
-from kojibot.adapters.matrixrooms import MatrixSettings
-from kojibot.amqpsettings import AMQPSettings
+from kojibot.adapters.irc.lines import IRCSettings
+from kojibot.adapters.irc.network import adapter_from_config
+from kojibot.adapters.matrix.rooms import MatrixSettings
+from kojibot.bus.broker import AMQPSettings
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "bot.example.ini"

@@ -13,12 +13,12 @@ from twisted.logger import globalLogPublisher
 
 import txkoji
 from kojibot import config
-from kojibot.chat import Incoming
-from kojibot.commands import Registry, command, listener
-from kojibot.dispatcher import Dispatcher
+from kojibot.chat.commands import Registry, command, listener
+from kojibot.chat.dispatcher import Dispatcher
+from kojibot.chat.message import text
+from kojibot.chat.model import Incoming
+from kojibot.chat.ratelimit import RateLimit
 from kojibot.loader import load_plugins
-from kojibot.message import text
-from kojibot.ratelimit import RateLimit
 from txkoji.rpc import I8_MAX as MAX_ID
 
 
@@ -287,7 +287,7 @@ async def test_hub_failures_are_answered_not_logged_again(logged):
     dispatcher, _ = make()
     await lines(dispatcher, say("!fault 1000"))
     await lines(dispatcher, say("!down"))
-    assert [e for e in logged if e.get("log_namespace") == "kojibot.dispatcher"] == []
+    assert [e for e in logged if e.get("log_namespace") == "kojibot.chat.dispatcher"] == []
     await lines(dispatcher, say("!bug"))
-    (failure,) = [e for e in logged if e.get("log_namespace") == "kojibot.dispatcher"]
+    (failure,) = [e for e in logged if e.get("log_namespace") == "kojibot.chat.dispatcher"]
     assert failure["log_failure"].check(ZeroDivisionError)

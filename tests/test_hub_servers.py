@@ -25,7 +25,7 @@ from twisted.web import server
 import txkoji
 from kojibot import config
 from kojibot.bot import Bot
-from kojibot.chat import Incoming
+from kojibot.chat.model import Incoming
 from tests.kojihub.network import (
     BadGateway,
     HalfAnswer,

@@ -10,7 +10,7 @@ import re
 import pytest_twisted
 from twisted.internet import threads
 
-from kojibot.render import strip_irc_formatting
+from kojibot.chat.render import strip_irc_formatting
 from tests.busmessages import FEDORA_BUILD, fedora_build, publish
 from tests.ircuser import IRCUser
 from tests.synapse import from_bot as from_matrix_bot

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from twisted.internet import reactor, task
 from twisted.logger import formatEvent, globalLogPublisher
 
-from kojibot.adapters.irc import IRCAdapter, IRCSettings, adapter_from_config
-from kojibot.adapters.irclines import LINE_LIMIT, split_text
-from kojibot.chat import Incoming, Reply, Target
-from kojibot.message import bold, state, text
-from kojibot.render import strip_irc_formatting
+from kojibot.adapters.irc.lines import LINE_LIMIT, split_text
+from kojibot.adapters.irc.network import IRCAdapter, IRCSettings, adapter_from_config
+from kojibot.chat.message import bold, state, text
+from kojibot.chat.model import Incoming, Reply, Target
+from kojibot.chat.render import strip_irc_formatting
 from tests.ircuser import IRCUser
 
 _names = itertools.count(1)

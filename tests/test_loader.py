@@ -11,7 +11,7 @@ from kojibot import config
 from kojibot.loader import PluginError, load_plugins
 
 PLUGIN = '''
-from kojibot.commands import command
+from kojibot.chat.commands import command
 
 
 @command("{name}")

@@ -10,13 +10,14 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor, task
 
-from kojibot import config, render
-from kojibot.adapters import matrixrooms as rooms
-from kojibot.adapters.matrix import MatrixAdapter, MatrixSettings, adapter_from_config
-from kojibot.adapters.matrixqueue import SendQueues
-from kojibot.adapters.matrixstate import SavedSession
-from kojibot.chat import Incoming, Reply, Target
-from kojibot.message import bold, code, link, state, text
+from kojibot import config
+from kojibot.adapters.matrix import rooms
+from kojibot.adapters.matrix.homeserver import MatrixAdapter, MatrixSettings, adapter_from_config
+from kojibot.adapters.matrix.saved import SavedSession
+from kojibot.adapters.matrix.sendqueue import SendQueues
+from kojibot.chat import render
+from kojibot.chat.message import bold, code, link, state, text
+from kojibot.chat.model import Incoming, Reply, Target
 from tests.busmessages import until
 from tests.synapse import from_bot, log_lines
 

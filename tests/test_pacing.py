@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kojibot.pacing import TokenBucket
+from kojibot.adapters.irc.pacing import TokenBucket
 
 
 class Clock:

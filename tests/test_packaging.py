@@ -93,8 +93,8 @@ def test_the_readme_run_command_installs_and_runs_the_bot(tmp_path):
 
 @pytest_twisted.ensureDeferred
 async def test_the_readme_example_plugin_loads_from_its_file_and_answers(tmp_path):
+    from kojibot.chat.render import plain
     from kojibot.loader import load_plugins
-    from kojibot.render import plain
 
     path = tmp_path / "greet.py"
     path.write_text(readme_block("### Your own plugins"))

@@ -11,7 +11,7 @@ import pytest_twisted
 
 from kojibot import config
 from kojibot.bot import Bot
-from kojibot.chat import Incoming
+from kojibot.chat.model import Incoming
 
 TEAM_PLUGIN = textwrap.dedent('''
     """!team — a team's packages, posted in its channel and alerted to whoever asks."""

@@ -6,7 +6,7 @@ import pytest_twisted
 
 from kojibot import config
 from kojibot.bot import Bot
-from kojibot.chat import Incoming
+from kojibot.chat.model import Incoming
 
 
 @pytest.fixture(scope="module")

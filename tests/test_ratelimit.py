@@ -1,6 +1,6 @@
 """The per-person rate limit: its memory follows who spoke in the last window."""
 
-from kojibot.ratelimit import RateLimit
+from kojibot.chat.ratelimit import RateLimit
 
 
 def test_ten_thousand_senders_are_forgotten_once_quiet():

@@ -6,12 +6,12 @@ from types import SimpleNamespace
 import pytest_twisted
 from twisted.internet.task import Clock
 
-from kojibot.amqp import Delivery
-from kojibot.eventnames import DEFAULT_EVENTS, EVENTS
-from kojibot.outbox import OutboxPump
-from kojibot.relay import Relay
-from kojibot.store import Store, Subscription
-from kojibot.subscriptions import SubscriptionIndex
+from kojibot.bus.consumer import Delivery
+from kojibot.relay.matching import SubscriptionIndex
+from kojibot.relay.outbox import OutboxPump
+from kojibot.relay.router import Relay
+from kojibot.state.store import Store, Subscription
+from kojibot.wording.eventnames import DEFAULT_EVENTS, EVENTS
 from tests.busmessages import FEDORA_BUILD, fedora_build
 
 WEB = "https://koji.example.test/koji"

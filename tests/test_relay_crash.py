@@ -9,7 +9,7 @@ import pika
 import pytest_twisted
 from twisted.internet import threads
 
-from kojibot.store import Store, Subscription
+from kojibot.state.store import Store, Subscription
 from tests.busmessages import FEDORA_BUILD, count_events, fedora_build, lines_from, until
 from tests.ircuser import IRCUser
 

@@ -11,10 +11,10 @@ import pytest_twisted
 from twisted.internet import protocol, reactor
 
 import txkoji
-from kojibot.amqp import Delivery
-from kojibot.relay import Relay
-from kojibot.store import Store, Subscription
-from kojibot.subscriptions import SubscriptionIndex
+from kojibot.bus.consumer import Delivery
+from kojibot.relay.matching import SubscriptionIndex
+from kojibot.relay.router import Relay
+from kojibot.state.store import Store, Subscription
 from tests.test_messages import proton_json
 
 EVENTS = 200

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kojibot.migrations import MIGRATIONS, StateTooNew
-from kojibot.store import Store
+from kojibot.state.migrations import MIGRATIONS, StateTooNew
+from kojibot.state.store import Store
 
 RELEASED = Path(__file__).parent / "data" / "state" / "kojibot-0.1.0.sqlite3"
 

@@ -91,7 +91,7 @@ def test_fault_1020_is_koji_import_error_and_the_builtin_stays_unshadowed():
 
     assert type(from_fault(1020, "bad import")) is txkoji.KojiImportError
     namespace: dict = {}
-    exec("from txkoji import *", namespace)  # noqa: S102 - what a star import brings
+    exec("from txkoji import *", namespace)
     assert "ImportError" not in namespace
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -10,8 +10,8 @@ from twisted.application.service import Service
 from twisted.internet import defer, stdio
 from twisted.protocols.basic import LineReceiver
 
-from kojibot import render
-from kojibot.chat import Incoming, Reply
+from kojibot.chat import render
+from kojibot.chat.model import Incoming, Reply
 
 
 class _Lines(LineReceiver):

@@ -12,7 +12,7 @@ import html as _html
 import re
 import unicodedata
 
-from kojibot.message import Message, Span
+from kojibot.chat.message import Message, Span
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 

@@ -12,7 +12,7 @@ import fnmatch
 import re
 from collections import defaultdict
 
-from kojibot.store import Subscription
+from kojibot.state.store import Subscription
 
 _WILDCARD = re.compile(r"[*?\[]")
 

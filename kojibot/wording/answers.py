@@ -3,8 +3,8 @@ kojiweb links and watch reports."""
 
 from __future__ import annotations
 
-from kojibot.describe import build_line, task_line, user_line
-from kojibot.message import Message, text
+from kojibot.chat.message import Message, text
+from kojibot.wording.describe import build_line, task_line, user_line
 from txkoji import estimates, web
 from txkoji.states import BuildState
 from txkoji.times import utcnow

@@ -18,12 +18,8 @@ from typing import Any
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from kojibot.answers import build_answer, task_answer
-from kojibot.failures import failure_details
-from kojibot.hubwait import HubWait
-from kojibot.message import Message, text, to_json
-from kojibot.store import OutboxEntry, Store, WatchRecord
-from kojibot.watches import (
+from kojibot.chat.message import Message, text, to_json
+from kojibot.personal.watches import (
     PollSchedule,
     check_calls,
     is_done,
@@ -34,6 +30,10 @@ from kojibot.watches import (
     observations,
     root_state,
 )
+from kojibot.relay.hubwait import HubWait
+from kojibot.state.store import OutboxEntry, Store, WatchRecord
+from kojibot.wording.answers import build_answer, task_answer
+from kojibot.wording.failures import failure_details
 from txkoji import messages
 from txkoji.exceptions import KojiException
 from txkoji.states import BuildState, TaskState

@@ -21,10 +21,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc
 
-from kojibot.adapters import irclines
-from kojibot.adapters.irclines import IRCSettings, Line
-from kojibot.chat import Incoming, Reply
-from kojibot.pacing import TokenBucket
+from kojibot.adapters.irc import lines as irclines
+from kojibot.adapters.irc.lines import IRCSettings, Line
+from kojibot.adapters.irc.pacing import TokenBucket
+from kojibot.chat.model import Incoming, Reply
 from kojibot.settings import irc_settings
 from kojibot.waiters import Waiters
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 
 from twisted.logger import Logger
 
-from kojibot.chat import Adapter, Reply, Target
-from kojibot.describe import digest_line
-from kojibot.message import from_json
-from kojibot.store import OutboxRow, Store
+from kojibot.chat.message import from_json
+from kojibot.chat.model import Adapter, Reply, Target
+from kojibot.state.store import OutboxRow, Store
+from kojibot.wording.describe import digest_line
 
 log = Logger()
 

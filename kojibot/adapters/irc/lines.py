@@ -19,8 +19,8 @@ from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.python.failure import Failure
 from twisted.words.protocols.irc import ServerSupportedFeatures
 
-from kojibot import render
-from kojibot.chat import Incoming, Reply
+from kojibot.chat import render
+from kojibot.chat.model import Incoming, Reply
 
 LINE_LIMIT = 512  # bytes on the wire, CR LF included (RFC 1459/2812; IRCv3 tags excluded)
 USERLEN, HOSTLEN = 10, 64  # when the server does not say (the user part may gain a "~")

@@ -14,10 +14,10 @@ from twisted.logger import Logger
 
 import txkoji
 from kojibot.api import Context
-from kojibot.chat import Incoming, Reply
-from kojibot.commands import Command, Group, Registry, UsageError
-from kojibot.message import Message, text
-from kojibot.ratelimit import RateLimit
+from kojibot.chat.commands import Command, Group, Registry, UsageError
+from kojibot.chat.message import Message, text
+from kojibot.chat.model import Incoming, Reply
+from kojibot.chat.ratelimit import RateLimit
 
 log = Logger()
 

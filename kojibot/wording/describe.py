@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kojibot import timefmt
-from kojibot.message import Message, bold, link, state, text
+from kojibot.chat.message import Message, bold, link, state, text
+from kojibot.wording import timefmt
 from txkoji.build import Build
 from txkoji.states import TaskState
 from txkoji.task import Task
@@ -131,7 +131,7 @@ def tag_event_line(build: Build, action: str, tag: str, user: str | None,
 def digest_line(summaries: list[str], shown: int = 3) -> Message:
     """Many events for one room as one line: ``12 builds completed: a, b, c +9 more``.
 
-    A summary is ``"<what happened>\\t<subject>"`` (see ``kojibot.relay``).
+    A summary is ``"<what happened>\\t<subject>"`` (see ``kojibot.relay.router``).
     """
     pairs = [summary.partition("\t")[::2] for summary in summaries]
     verbs = {verb for verb, _ in pairs}

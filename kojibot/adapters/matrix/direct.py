@@ -11,8 +11,8 @@ from __future__ import annotations
 import nio
 from twisted.logger import Logger
 
-from kojibot.adapters import matrixrooms as rooms
-from kojibot.adapters.matrixcalls import (
+from kojibot.adapters.matrix import rooms
+from kojibot.adapters.matrix.niocalls import (
     MatrixTrouble,
     error_text,
     nio_call,

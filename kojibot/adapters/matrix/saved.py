@@ -15,7 +15,7 @@ from pathlib import Path
 
 from twisted.logger import Logger
 
-from kojibot.adapters.matrixrooms import safe_name
+from kojibot.adapters.matrix.rooms import safe_name
 
 log = Logger(namespace="kojibot.matrix")
 

@@ -22,8 +22,9 @@ from twisted.application.service import Service
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
-from kojibot.adapters import matrixrooms as rooms
-from kojibot.adapters.matrixcalls import (
+from kojibot.adapters.matrix import rooms
+from kojibot.adapters.matrix.direct import DirectRooms
+from kojibot.adapters.matrix.niocalls import (
     LoginFailed,
     MatrixTrouble,
     error_text,
@@ -32,12 +33,11 @@ from kojibot.adapters.matrixcalls import (
     nio_call,
     sources,
 )
-from kojibot.adapters.matrixdirect import DirectRooms
-from kojibot.adapters.matrixqueue import CANCELLED, SendQueues
-from kojibot.adapters.matrixrooms import MatrixSettings
-from kojibot.adapters.matrixstate import SavedSession
-from kojibot.chat import Incoming, Reply, Target
-from kojibot.message import text
+from kojibot.adapters.matrix.rooms import MatrixSettings
+from kojibot.adapters.matrix.saved import SavedSession
+from kojibot.adapters.matrix.sendqueue import CANCELLED, SendQueues
+from kojibot.chat.message import text
+from kojibot.chat.model import Incoming, Reply, Target
 from kojibot.settings import matrix_settings
 from kojibot.waiters import Waiters
 

@@ -9,8 +9,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from kojibot import render
-from kojibot.chat import Incoming, Reply
+from kojibot.chat import render
+from kojibot.chat.model import Incoming, Reply
 
 OPERATOR_LEVEL = 50  # Matrix's usual moderator level; enough to change a room's subscriptions
 CREATOR_LEVEL = 2**53  # a room version 12 creator: above any power level

@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kojibot import timefmt
-from kojibot.eventnames import EVENT_OF_STATE, past_tense
-from kojibot.failures import failure_details
-from kojibot.hubwait import HubWait
-from kojibot.message import Message, bold, link, state, text, to_json
-from kojibot.relay import Relay, subscription_event
-from kojibot.store import Alert, OutboxEntry, Store, Subscription
-from kojibot.subscriptions import SubscriptionIndex
+from kojibot.chat.message import Message, bold, link, state, text, to_json
+from kojibot.relay.hubwait import HubWait
+from kojibot.relay.matching import SubscriptionIndex
+from kojibot.relay.router import Relay, subscription_event
+from kojibot.state.store import Alert, OutboxEntry, Store, Subscription
+from kojibot.wording import timefmt
+from kojibot.wording.eventnames import EVENT_OF_STATE, past_tense
+from kojibot.wording.failures import failure_details
 from txkoji import messages, web
 
 HUB_WAIT = 5.0  # seconds a hub look-up for an alert may take (the ack waits for it)

@@ -38,13 +38,13 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from kojibot import __version__
-from kojibot.amqpsettings import AMQPSettings, Broker, tls_options
+from kojibot.bus.broker import AMQPSettings, Broker, tls_options
 from kojibot.waiters import Waiters
 
 __all__ = ["AMQPConsumer", "AMQPSettings", "Broker", "ConsumerStats", "Delivery", "Outcome",
            "consumer_from_config"]
 
-log = Logger(namespace="kojibot.amqp")
+log = Logger(namespace="kojibot.bus.consumer")
 # The consumer logs each cause of failure once; pika would log it again at every retry.
 logging.getLogger("pika").setLevel(logging.CRITICAL)
 

@@ -2,7 +2,7 @@
 the Koji identity link, DM alerts and watches.
 
 One small interface over one file (``[bot] state``), brought to the current schema at open
-(kojibot.migrations). Writes that belong together (an event's outbox rows and its dedupe
+(kojibot.state.migrations). Writes that belong together (an event's outbox rows and its dedupe
 key) commit in one transaction.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from kojibot.migrations import migrate
+from kojibot.state.migrations import migrate
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class OutboxRow:
     target: str
     direct: bool
     summary: str  # a short form of the event for digest lines
-    message: list  # the message parts, as stored (see kojibot.message.to_json)
+    message: list  # the message parts, as stored (see kojibot.chat.message.to_json)
     created: float
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from kojibot import describe
-from kojibot.eventnames import EVENT_OF_STATE, EVENT_OF_TAG_ACTION, past_tense
-from kojibot.hubwait import HubWait
-from kojibot.message import Message, to_json
-from kojibot.store import OutboxEntry, Store
-from kojibot.subscriptions import SubscriptionIndex
+from kojibot.chat.message import Message, to_json
+from kojibot.relay.hubwait import HubWait
+from kojibot.relay.matching import SubscriptionIndex
+from kojibot.state.store import OutboxEntry, Store
+from kojibot.wording import describe
+from kojibot.wording.eventnames import EVENT_OF_STATE, EVENT_OF_TAG_ACTION, past_tense
 from txkoji import messages, web
 
 log = Logger()

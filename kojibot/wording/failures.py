@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kojibot.message import Part, link
+from kojibot.chat.message import Part, link
 from txkoji.states import TaskState
 from txkoji.task import Task
 

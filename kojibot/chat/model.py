@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from kojibot.message import Message
+from kojibot.chat.message import Message
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""IRC: the network connection, its lines and who is where, flood pacing."""

@@ -1,0 +1,1 @@
+"""Matrix (matrix-nio): the homeserver session, rooms, DMs, send queues, saved login."""

@@ -1,0 +1,1 @@
+"""The message bus: the AMQP 0-9-1 consumer and its broker settings."""

@@ -1,0 +1,1 @@
+"""What the bot does for one person: DM alerts and watches."""

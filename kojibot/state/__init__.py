@@ -1,0 +1,1 @@
+"""The state file: the store and its schema migrations."""

@@ -1,0 +1,3 @@
+"""How the bot says things: one-line descriptions of Koji records and bus events, answers,
+failure details, times, event words.
+"""
