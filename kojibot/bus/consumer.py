@@ -39,7 +39,7 @@ from zope.interface import implementer
 
 from kojibot import __version__
 from kojibot.bus.broker import AMQPSettings, Broker, tls_options
-from kojibot.waiters import Waiters
+from kojibot.upkeep import Upkeep
 
 __all__ = ["AMQPConsumer", "AMQPSettings", "Broker", "ConsumerStats", "Delivery", "Outcome",
            "consumer_from_config"]
@@ -114,12 +114,10 @@ class AMQPConsumer(Service):
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=120.0)
         self._current: _Connection | None = None  # the connection now open, if any
         self._connection: _Connection | None = None  # the connection consuming now
-        self._failures = 0  # connections lost before consuming, so backoff grows on them too
         self._failing = 0  # handler failures in a row
-        self._last_error: str | None = None
         self._busy = False  # the handler has a batch
         self._waiting: defer.Deferred | None = None  # for deliveries, or out a failure pause
-        self._waiters = Waiters()
+        self.upkeep = Upkeep()  # lost before consuming counts as early
         self._idle: list[defer.Deferred[None]] = []
         factory = Factory()
         factory.noisy = False
@@ -127,7 +125,7 @@ class AMQPConsumer(Service):
         self._client = ClientService(
             _ReportingEndpoint(_endpoint(settings, self.broker, reactor), self._cannot_connect),
             factory, clock=reactor,
-            retryPolicy=lambda attempt: self.retry_policy(attempt + self._failures))
+            retryPolicy=lambda attempt: self.retry_policy(self.upkeep.attempts(attempt)))
 
     @property
     def consuming(self) -> bool:
@@ -135,7 +133,7 @@ class AMQPConsumer(Service):
 
     def when_consuming(self) -> defer.Deferred[None]:
         """Fires once the queue is declared, bound and consumed (at once if it is now)."""
-        return self._waiters.wait(self.consuming)
+        return self.upkeep.wait(self.consuming)
 
     def startService(self) -> None:
         super().startService()
@@ -172,9 +170,8 @@ class AMQPConsumer(Service):
         self._report_once(f"cannot connect: {why}")
 
     def _report_once(self, why: str) -> None:
-        if why != self._last_error:  # one line per cause, not one per retry
+        if self.upkeep.new_error(why):
             log.error("{broker}: {why}", broker=self.broker, why=why)
-        self._last_error = why
 
     def _connected(self, conn: _Connection) -> None:
         self._current = conn
@@ -199,11 +196,11 @@ class AMQPConsumer(Service):
                                                          consumer_tag=CONSUMER_TAG)
         if not self.running:
             return
-        self._connection, self._failures, self._last_error = conn, 0, None
+        self._connection = conn
         self.stats.connections += 1
         log.info("consuming {queue} on {broker} ({exchange}: {topics})", queue=settings.queue,
                  broker=self.broker, exchange=settings.exchange, topics=" ".join(settings.topics))
-        self._waiters.fire()
+        self.upkeep.up()
         defer.ensureDeferred(self._consume(conn)).addErrback(
             lambda failure: log.failure("the AMQP batch loop failed", failure))
 
@@ -222,7 +219,7 @@ class AMQPConsumer(Service):
                 log.warn("lost {broker}: {why}; reconnecting", broker=self.broker,
                          why=_why(conn.close_reason))
         else:
-            self._failures += 1
+            self.upkeep.lost()
 
     # -- batches -------------------------------------------------------------------
 

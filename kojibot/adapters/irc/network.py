@@ -26,7 +26,7 @@ from kojibot.adapters.irc.lines import IRCSettings, Line
 from kojibot.adapters.irc.pacing import TokenBucket
 from kojibot.chat.model import Incoming, Reply
 from kojibot.settings import irc_settings
-from kojibot.waiters import Waiters
+from kojibot.upkeep import Upkeep
 
 __all__ = ["IRCAdapter", "IRCSettings", "adapter_from_config"]
 
@@ -52,14 +52,12 @@ class IRCAdapter(Service):
         self.outbox: irclines.Outbox[Reply] = irclines.Outbox()
         self.connection: _Connection | None = None
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=300.0)
-        self._failures = 0  # connections lost before sign-on, so backoff grows on them too
-        self._last_error: str | None = None
-        self._waiters = Waiters()
+        self.upkeep = Upkeep()  # lost before sign-on counts as early
         factory = Factory()
         factory.buildProtocol = lambda addr: _Connection(self)
         self._client = ClientService(
             _endpoint(settings, reactor), factory, clock=reactor,
-            retryPolicy=lambda attempt: self.retry_policy(attempt + self._failures))
+            retryPolicy=lambda attempt: self.retry_policy(self.upkeep.attempts(attempt)))
 
     @property
     def nick(self) -> str | None:
@@ -73,7 +71,7 @@ class IRCAdapter(Service):
 
     def when_ready(self) -> defer.Deferred[None]:
         """Fires once signed on and in the configured channels (at once if so now)."""
-        return self._waiters.wait(self.ready)
+        return self.upkeep.wait(self.ready)
 
     def deliver(self, reply: Reply) -> None:
         """Queue *reply*; it goes out paced, in order, after any reconnect."""
@@ -107,15 +105,15 @@ class IRCAdapter(Service):
         if not self.running:
             return
         why = conn.server_error or irclines.describe_failure(reason, self.settings.host)
+        new = self.upkeep.new_error(why)
         if conn._registered:
             log.warn("disconnected from {host}: {why}; reconnecting", host=self.settings.host,
                      why=why)
         else:
-            self._failures += 1
-            if why != self._last_error:  # one line per cause, not one per retry
+            self.upkeep.lost()
+            if new:
                 log.error("cannot connect to {host}:{port}: {why}", host=self.settings.host,
                           port=self.settings.port, why=why)
-        self._last_error = why
 
     def _heard(self, incoming: Incoming) -> None:
         """Hand *incoming* to the core; its failures are logged, never raised into IRC."""
@@ -285,7 +283,6 @@ class _Connection(irc.IRCClient):
         self.sendLine("CAP END")
 
     def signedOn(self) -> None:
-        self.adapter._failures, self.adapter._last_error = 0, None
         log.info("signed on to {host} as {nick}", host=self.settings.host, nick=self.nickname)
         if self.settings.sasl_password and "sasl" not in self.caps:
             words = [self.settings.sasl_username, self.settings.sasl_password]
@@ -307,7 +304,7 @@ class _Connection(irc.IRCClient):
         elif self._ready_call and self._ready_call.active():
             self._ready_call.cancel()
         self.ready = True
-        self.adapter._waiters.fire()
+        self.adapter.upkeep.up()
         self.pump()
 
     def _join_failed(self, line: Line) -> None:

@@ -39,7 +39,7 @@ from kojibot.adapters.matrix.sendqueue import CANCELLED, SendQueues
 from kojibot.chat.message import text
 from kojibot.chat.model import Incoming, Reply, Target
 from kojibot.settings import matrix_settings
-from kojibot.waiters import Waiters
+from kojibot.upkeep import Upkeep
 
 __all__ = ["MatrixAdapter", "MatrixSettings", "adapter_from_config"]
 
@@ -86,7 +86,7 @@ class MatrixAdapter(Service):
         self._chores: set[defer.Deferred] = set()
         self._synced = False
         self._loop: defer.Deferred | None = None
-        self._waiters = Waiters()
+        self.upkeep = Upkeep()
         if not settings.tls_verify:
             log.warn("TLS certificate verification is off for {url}", url=settings.homeserver)
 
@@ -96,7 +96,7 @@ class MatrixAdapter(Service):
 
     def when_ready(self) -> defer.Deferred[None]:
         """Fires once logged in, synced and in the configured rooms (at once if so now)."""
-        return self._waiters.wait(self.ready)
+        return self.upkeep.wait(self.ready)
 
     def deliver(self, reply: Reply) -> None:
         """Queue *reply*; a room's messages go out one at a time, in order."""
@@ -136,25 +136,23 @@ class MatrixAdapter(Service):
         job.addBoth(lambda _: self._chores.discard(job))
 
     async def _run(self) -> None:
-        attempt, last_error = 0, None
         while self.running:
             try:
                 await self._log_in()
                 while self.running:
                     await self._sync_once()
-                    attempt, last_error = 0, None
+                    self.upkeep.working()
             except CANCELLED:
                 raise
             except Exception as exc:  # noqa: BLE001 - the loop must outlive any failure
                 why = str(exc) if isinstance(exc, MatrixTrouble) else f"{type(exc).__name__}: {exc}"
-                if why != last_error:  # one line per cause, not one per retry
+                if self.upkeep.new_error(why):
                     (log.error if isinstance(exc, LoginFailed) else log.warn)(
                         "Matrix sync with {url} failed: {why}; retrying",
                         url=self.settings.homeserver, why=why)
-                last_error = why
             self._synced = False
-            attempt += 1
-            await task.deferLater(self.clock, self.retry_policy(attempt))
+            self.upkeep.lost()
+            await task.deferLater(self.clock, self.retry_policy(self.upkeep.attempts(0)))
 
     async def _log_in(self) -> None:
         if self.client.logged_in:
@@ -203,7 +201,7 @@ class MatrixAdapter(Service):
             await self._join_configured()
             self._synced = True
             log.info("synced with {url} as {user}", url=self.settings.homeserver, user=self.me)
-            self._waiters.fire()
+            self.upkeep.up()
 
     async def _join_configured(self) -> None:
         for room in self.settings.rooms:
