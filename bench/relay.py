@@ -231,7 +231,8 @@ async def kojibot_consume(reactor, url: str, queue: str, count: int,
     Relay: consume + match 10,000 subscriptions + commit to SQLite (WAL) + ack; with no
     *state*, to a handler that acks everything (the consumer's own cost)."""
     from kojibot import config
-    from kojibot.bus.consumer import consumer_from_config
+    from kojibot.bus.consumer import AMQPConsumer
+    from kojibot.settings import amqp_settings
 
     store = Store(str(state)) if state is not None else None
     relay = Relay(store, SubscriptionIndex(subscriptions()), SimpleNamespace(weburl=WEBURL),
@@ -251,7 +252,7 @@ async def kojibot_consume(reactor, url: str, queue: str, count: int,
         return outcomes
 
     section = config.parse(f"[amqp]\nurl = {url}\nqueue = {queue}\n").amqp
-    consumer = consumer_from_config(section, handle)
+    consumer = AMQPConsumer(amqp_settings(section), handle)
     consumer.startService()
     try:
         await finished.addTimeout(CONSUME_TIMEOUT, reactor)

@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import txkoji
 from kojibot import config
-from kojibot.adapters.irc import lines as irclines
-from kojibot.adapters.irc.lines import IRCSettings
+from kojibot.adapters.irc import options as irc_options
+from kojibot.adapters.irc.options import IRCSettings
 from kojibot.adapters.matrix.rooms import MatrixSettings
 from kojibot.bus.broker import AMQPSettings
 from kojibot.bus.broker import tls_options as amqp_tls_options
@@ -142,7 +142,7 @@ def _checked_irc(section: SimpleNamespace) -> IRCSettings:
     settings = irc_settings(section)
     if settings.tls:
         try:
-            irclines.tls_options(settings)  # reads tls_ca, as connecting will
+            irc_options.tls_options(settings)  # reads tls_ca, as connecting will
         except OSError as exc:
             raise ValueError(f"[irc] tls_ca {settings.tls_ca}: {exc.strerror}") from None
     return settings

@@ -24,7 +24,9 @@ from twisted.internet import defer, reactor, task, threads
 from twisted.logger import formatEvent, globalLogPublisher
 
 from kojibot import config
-from kojibot.bus.consumer import AMQPConsumer, AMQPSettings, Delivery, consumer_from_config
+from kojibot.bus.broker import AMQPSettings
+from kojibot.bus.consumer import AMQPConsumer, Delivery
+from kojibot.settings import amqp_settings
 from tests.kojihub.builder import result
 from tests.kojihub.seed import ADMIN
 
@@ -570,7 +572,7 @@ def test_config_section_builds_the_consumer():
                                    "amqp.prefetch: bad value '0': must be greater than zero"]
     section = config.parse("[amqp]\nurl = amqps://fedora:@rabbitmq.fedoraproject.org/"
                            "%2Fpublic_pubsub\nqueue = 4b1c3d2e\n").amqp
-    consumer = consumer_from_config(section, Stub())
+    consumer = AMQPConsumer(amqp_settings(section), Stub())
     assert consumer.settings == AMQPSettings(
         url="amqps://fedora:@rabbitmq.fedoraproject.org/%2Fpublic_pubsub", queue="4b1c3d2e")
     assert consumer.settings.topics == ("koji.#", "org.fedoraproject.*.buildsys.#")

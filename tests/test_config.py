@@ -11,8 +11,8 @@ import pytest
 from twisted.internet.testing import MemoryReactorClock
 
 from kojibot import config, settings
-from kojibot.adapters.irc.lines import IRCSettings
 from kojibot.adapters.irc.network import adapter_from_config
+from kojibot.adapters.irc.options import IRCSettings
 from kojibot.adapters.matrix.rooms import MatrixSettings
 from kojibot.bus.broker import AMQPSettings
 

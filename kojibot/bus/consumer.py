@@ -13,36 +13,33 @@ this module.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any, Literal
 
-import pika
-from OpenSSL import SSL
-from pika import spec
-from pika.adapters.twisted_connection import TwistedProtocolConnection
-from pika.exceptions import AMQPError, ChannelClosedByBroker, ConsumerCancelled
-from pika.frame import Method, decode_frame
+from pika.exceptions import ConsumerCancelled
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import Service
 from twisted.internet import defer, task
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IStreamClientEndpoint
-from twisted.internet.protocol import Factory, connectionDone
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from zope.interface import implementer
 
-from kojibot import __version__
-from kojibot.bus.broker import AMQPSettings, Broker, tls_options
+from kojibot.bus.broker import AMQPSettings
+from kojibot.bus.wire import (
+    BrokerConnection,
+    Delivery,
+    ReportingEndpoint,
+    as_text,
+    endpoint,
+    parameters,
+    reason_text,
+)
 from kojibot.upkeep import Upkeep
 
-__all__ = ["AMQPConsumer", "AMQPSettings", "Broker", "ConsumerStats", "Delivery", "Outcome",
-           "consumer_from_config"]
+__all__ = ["AMQPConsumer", "ConsumerStats", "Delivery", "Outcome"]
 
 log = Logger(namespace="kojibot.bus.consumer")
 # The consumer logs each cause of failure once; pika would log it again at every retry.
@@ -53,27 +50,6 @@ STOP_WAIT = 10.0  # seconds stopService waits for the batch in hand to be settle
 CLOSE_WAIT = 2.0  # seconds stopService waits for the broker to confirm the close
 SETUP_TIMEOUT = 60.0  # seconds from TCP connect to consuming before giving up on a broker
 CONSUMER_TAG = "kojibot"
-# pika copies the rest of its read buffer after each frame it takes: fed 16 KB at a time
-# rather than Twisted's 64 KB reads, it copies a quarter as much (about 2 us a message).
-READ_CHUNK = 16384
-# Capabilities: a failed login is told (ACCESS_REFUSED) rather than a bare close, and a
-# deleted queue cancels the consumer rather than leaving it waiting forever.
-CLIENT_PROPERTIES = {"product": "kojibot", "version": __version__, "connection_name": "kojibot",
-                     "capabilities": {"authentication_failure_close": True,
-                                      "consumer_cancel_notify": True}}
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One message from the queue, as the consumer hands it to the handler."""
-
-    routing_key: str
-    headers: dict  # every field type RabbitMQ sends, decoded; strings that are not UTF-8: bytes
-    body: bytes
-    delivery_tag: int
-    redelivered: bool
-    message_id: str | None = None  # the publisher's id (fedora-messaging sets a UUID)
-
 
 Handler = Callable[[list[Delivery]], Awaitable[Sequence[Outcome]] | Sequence[Outcome]]
 
@@ -110,10 +86,10 @@ class AMQPConsumer(Service):
         self.batch_size = batch_size
         self.failure_delay, self.max_failure_delay = failure_delay, max_failure_delay
         self.stats = ConsumerStats()
-        self.parameters = _parameters(settings, self.broker)
+        self.parameters = parameters(settings, self.broker)
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=120.0)
-        self._current: _Connection | None = None  # the connection now open, if any
-        self._connection: _Connection | None = None  # the connection consuming now
+        self._current: BrokerConnection | None = None  # the connection now open, if any
+        self._connection: BrokerConnection | None = None  # the connection consuming now
         self._failing = 0  # handler failures in a row
         self._busy = False  # the handler has a batch
         self._waiting: defer.Deferred | None = None  # for deliveries, or out a failure pause
@@ -121,9 +97,9 @@ class AMQPConsumer(Service):
         self._idle: list[defer.Deferred[None]] = []
         factory = Factory()
         factory.noisy = False
-        factory.buildProtocol = lambda addr: _Connection(self)
+        factory.buildProtocol = lambda addr: BrokerConnection(self)
         self._client = ClientService(
-            _ReportingEndpoint(_endpoint(settings, self.broker, reactor), self._cannot_connect),
+            ReportingEndpoint(endpoint(settings, self.broker, reactor), self._cannot_connect),
             factory, clock=reactor,
             retryPolicy=lambda attempt: self.retry_policy(self.upkeep.attempts(attempt)))
 
@@ -173,7 +149,7 @@ class AMQPConsumer(Service):
         if self.upkeep.new_error(why):
             log.error("{broker}: {why}", broker=self.broker, why=why)
 
-    def _connected(self, conn: _Connection) -> None:
+    def _connected(self, conn: BrokerConnection) -> None:
         self._current = conn
         timer = self.clock.callLater(
             SETUP_TIMEOUT, conn.drop, f"no answer within {SETUP_TIMEOUT:.0f} s", abort=True)
@@ -181,7 +157,7 @@ class AMQPConsumer(Service):
         d.addErrback(lambda failure: self._setup_failed(conn, failure))
         d.addBoth(lambda _: timer.cancel() if timer.active() else None)
 
-    async def _setup(self, conn: _Connection) -> None:
+    async def _setup(self, conn: BrokerConnection) -> None:
         settings = self.settings
         await conn.ready
         channel = await conn.channel()
@@ -204,26 +180,26 @@ class AMQPConsumer(Service):
         defer.ensureDeferred(self._consume(conn)).addErrback(
             lambda failure: log.failure("the AMQP batch loop failed", failure))
 
-    def _setup_failed(self, conn: _Connection, failure: Failure) -> None:
+    def _setup_failed(self, conn: BrokerConnection, failure: Failure) -> None:
         if self.running:
             why = conn.close_reason if conn.close_reason is not None else failure
-            self._report_once(f"cannot consume {self.settings.queue}: {_why(why)}")
+            self._report_once(f"cannot consume {self.settings.queue}: {reason_text(why)}")
         conn.drop(failure.value)
 
-    def _disconnected(self, conn: _Connection) -> None:
+    def _disconnected(self, conn: BrokerConnection) -> None:
         if conn is self._current:
             self._current = None
         if conn is self._connection:
             self._connection = None
             if self.running:
                 log.warn("lost {broker}: {why}; reconnecting", broker=self.broker,
-                         why=_why(conn.close_reason))
+                         why=reason_text(conn.close_reason))
         else:
             self.upkeep.lost()
 
     # -- batches -------------------------------------------------------------------
 
-    async def _consume(self, conn: _Connection) -> None:
+    async def _consume(self, conn: BrokerConnection) -> None:
         """Hand batches to ``handle`` one at a time while *conn* consumes."""
         queue = conn.deliveries
         while self.running and conn is self._connection:
@@ -241,8 +217,8 @@ class AMQPConsumer(Service):
             taken = queue.pending[:self.batch_size]
             del queue.pending[:len(taken)]
             await self._hand_over(conn, [
-                Delivery(_text(method.routing_key), properties.headers or {}, body,
-                         method.delivery_tag, method.redelivered, _text(properties.message_id))
+                Delivery(as_text(method.routing_key), properties.headers or {}, body,
+                         method.delivery_tag, method.redelivered, as_text(properties.message_id))
                 for _, method, properties, body in taken])
 
     def _wait(self, waiting: defer.Deferred) -> defer.Deferred:
@@ -254,7 +230,7 @@ class AMQPConsumer(Service):
             return result
         return waiting.addBoth(done)
 
-    async def _hand_over(self, conn: _Connection, batch: list[Delivery]) -> None:
+    async def _hand_over(self, conn: BrokerConnection, batch: list[Delivery]) -> None:
         size = len(batch)
         self.stats.batches += 1
         self.stats.deliveries += size
@@ -276,14 +252,14 @@ class AMQPConsumer(Service):
             for waiter in idle:
                 waiter.callback(None)
 
-    def _usable(self, conn: _Connection, count: int) -> bool:
+    def _usable(self, conn: BrokerConnection, count: int) -> bool:
         if conn is self._connection and conn.amqp_channel.is_open:
             return True
         log.info("connection gone before {count} deliveries were settled; the broker "
                  "delivers them again", count=count)
         return False
 
-    def _settle(self, conn: _Connection, batch: list[Delivery], outcomes: list[str]) -> None:
+    def _settle(self, conn: BrokerConnection, batch: list[Delivery], outcomes: list[str]) -> None:
         """Rejects first, then one ack for the rest: every earlier tag is settled by now."""
         self._failing = 0
         if not self._usable(conn, len(batch)):
@@ -299,7 +275,7 @@ class AMQPConsumer(Service):
         if last is not None:
             channel.basic_ack(last, multiple=True)
 
-    async def _failed(self, conn: _Connection, batch: list[Delivery], exc: Exception) -> None:
+    async def _failed(self, conn: BrokerConnection, batch: list[Delivery], exc: Exception) -> None:
         """Requeue the batch (one reject each, as 0-9-1 proper has no nack) and pause."""
         self.stats.failed_batches += 1
         self._failing += 1
@@ -316,22 +292,6 @@ class AMQPConsumer(Service):
             pass  # stopping
 
 
-def consumer_from_config(section, handle: Handler) -> AMQPConsumer:
-    """The consumer for the config's ``[amqp]`` section (an object with AMQPSettings' keys)."""
-    keys = {f.name for f in dataclasses.fields(AMQPSettings)}
-    return AMQPConsumer(AMQPSettings(**{key: value for key, value in vars(section).items()
-                                        if key in keys and value is not None}), handle)
-
-
-def _parameters(settings: AMQPSettings, broker: Broker) -> pika.ConnectionParameters:
-    """pika's view of the broker; host, port and TLS are the endpoint's business."""
-    credentials = (pika.credentials.ExternalCredentials() if settings.cert
-                   else pika.PlainCredentials(broker.username, broker.password))
-    return pika.ConnectionParameters(virtual_host=broker.vhost, credentials=credentials,
-                                     heartbeat=broker.heartbeat,
-                                     client_properties=CLIENT_PROPERTIES)
-
-
 def _checked(result: Any, size: int) -> list[str]:
     outcomes = list(result)
     if len(outcomes) != size:
@@ -340,123 +300,3 @@ def _checked(result: Any, size: int) -> list[str]:
     if strange is not None:
         raise ValueError(f"handler gave outcome {strange!r} (ack or reject expected)")
     return outcomes
-
-
-def _text(value: str | bytes | None) -> str | None:
-    """pika leaves short strings that are not UTF-8 as bytes."""
-    return value if type(value) is not bytes else value.decode("utf-8", "replace")
-
-
-def _why(reason: Any) -> str:
-    """One line from a Failure, an exception, a pika close (reply_text) or a str."""
-    if isinstance(reason, Failure):
-        reason = reason.value
-    if isinstance(reason, SSL.Error) and reason.args and isinstance(reason.args[0], list):
-        return "TLS: " + "; ".join(str(error[-1]) for error in reason.args[0])
-    text = getattr(reason, "reply_text", None)
-    if text:
-        return text if isinstance(text, str) else text.decode("utf-8", "replace")
-    if isinstance(reason, Exception):
-        return str(reason) or type(reason).__name__
-    return str(reason) if reason is not None else "connection closed"
-
-
-def _endpoint(settings: AMQPSettings, broker: Broker, reactor):
-    endpoint = HostnameEndpoint(reactor, broker.host, broker.port, timeout=30)
-    return wrapClientTLS(tls_options(settings, broker), endpoint) if broker.tls else endpoint
-
-
-@implementer(IStreamClientEndpoint)
-class _ReportingEndpoint:
-    """Tells the consumer why a connection attempt failed; ClientService retries it."""
-
-    def __init__(self, endpoint, report: Callable[[str], None]):
-        self.endpoint, self.report = endpoint, report
-
-    def connect(self, factory):
-        def failed(failure: Failure) -> Failure:
-            self.report(failure.getErrorMessage())
-            return failure
-        return self.endpoint.connect(factory).addErrback(failed)
-
-
-class _Connection(TwistedProtocolConnection):
-    """One connection: pika's protocol, remembering why it ended.
-
-    pika's Twisted adapter reports every end as a clean close, so the broker's reason
-    (connection.close: ACCESS_REFUSED, CONNECTION_FORCED...) is noted here: from the
-    handshake's few frames until pika is ready, then by a callback on channel 0.
-    """
-
-    def __init__(self, consumer: AMQPConsumer):
-        super().__init__(consumer.parameters, custom_reactor=consumer.clock)
-        self.consumer = consumer
-        self.handshake: bytearray | None = bytearray()  # read until ready, for its close
-        self.close_reason: Any = None
-        self.amqp_channel = None  # a TwistedChannel once open
-        self.deliveries = None  # the ClosableDeferredQueue of basic.consume
-        self.lost = False
-
-    def connectionMade(self) -> None:
-        super().connectionMade()
-        self.consumer._connected(self)
-
-    def connectionReady(self):
-        self.handshake = None
-        return super().connectionReady()
-
-    def dataReceived(self, data: bytes) -> None:
-        if self.handshake is not None:
-            self._note_handshake(data)
-        if len(data) <= READ_CHUNK:
-            super().dataReceived(data)
-            return
-        for start in range(0, len(data), READ_CHUNK):
-            super().dataReceived(data[start:start + READ_CHUNK])
-
-    def _note_handshake(self, data: bytes) -> None:
-        buffer = self.handshake
-        buffer += data
-        while buffer:
-            try:
-                size, frame = decode_frame(bytes(buffer))
-            except (AMQPError, KeyError, ValueError, struct.error):
-                self.handshake = None  # pika tells what is wrong with it
-                return
-            if not size:
-                return
-            del buffer[:size]
-            if isinstance(frame, Method) and isinstance(frame.method, spec.Connection.Close):
-                self._closed_by_broker(frame)
-
-    def _closed_by_broker(self, frame: Method) -> None:
-        if self.close_reason is None:
-            self.close_reason = frame.method
-
-    def watch(self, channel) -> None:
-        """Note the broker's close of the connection or *channel*; the latter ends it."""
-        self.amqp_channel = channel
-        channel.connection.callbacks.add(0, spec.Connection.Close, self._closed_by_broker,
-                                         one_shot=False)
-        channel.on_closed.addCallback(self._channel_closed)
-
-    def _channel_closed(self, reason: Any) -> None:
-        if isinstance(reason, ChannelClosedByBroker):
-            self.drop(reason)
-
-    def drop(self, reason: Any, abort: bool = False) -> None:
-        """End the connection for *reason* (ClientService connects again)."""
-        if self.close_reason is None:
-            self.close_reason = reason
-        if not self.lost and self.transport is not None:
-            if abort:
-                self.transport.abortConnection()
-            else:
-                self.transport.loseConnection()
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self.lost = True
-        if self.close_reason is None:
-            self.close_reason = reason
-        super().connectionLost(reason)
-        self.consumer._disconnected(self)

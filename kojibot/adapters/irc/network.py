@@ -3,27 +3,26 @@
 The adapter is a Twisted service. It hands every PRIVMSG it hears to ``receive`` as an
 ``Incoming`` and sends what the core ``deliver``s: rendered (no colours under +c), split to
 fit 512 bytes, queued across reconnects, paced by a token bucket. Settings, parsing,
-splitting and bookkeeping live in ``irclines``; this file moves bytes.
+splitting and bookkeeping live in irc.lines, irc.options, irc.roster and irc.replyqueue;
+this file moves bytes.
 """
 
 from __future__ import annotations
 
-import re
-from collections import deque
 from collections.abc import Callable
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import Service
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.words.protocols import irc
 
 from kojibot.adapters.irc import lines as irclines
-from kojibot.adapters.irc.lines import IRCSettings, Line
-from kojibot.adapters.irc.pacing import TokenBucket
+from kojibot.adapters.irc.options import IRCSettings, tls_options
+from kojibot.adapters.irc.protocol import IRCConnection
+from kojibot.adapters.irc.replyqueue import ReplyQueue
 from kojibot.chat.model import Incoming, Reply
 from kojibot.settings import irc_settings
 from kojibot.upkeep import Upkeep
@@ -31,11 +30,6 @@ from kojibot.upkeep import Upkeep
 __all__ = ["IRCAdapter", "IRCSettings", "adapter_from_config"]
 
 log = Logger(namespace="kojibot.irc")
-
-JOIN_ERRORS = {"403", "405", "471", "473", "474", "475", "477", "489", "520"}
-SASL_FAILED = {"902", "904", "905", "906"}
-READY_TIMEOUT = 15.0  # flush the queue even if a channel never answers JOIN or MODE
-_UNSAFE = re.compile(r"[\r\n\0]")
 
 
 class IRCAdapter(Service):
@@ -49,12 +43,12 @@ class IRCAdapter(Service):
         self.settings, self.network, self.clock = settings, network, reactor
         self.name = f"irc:{network}"
         self.receive = receive
-        self.outbox: irclines.Outbox[Reply] = irclines.Outbox()
-        self.connection: _Connection | None = None
+        self.outbox: ReplyQueue[Reply] = ReplyQueue()
+        self.connection: IRCConnection | None = None
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=300.0)
         self.upkeep = Upkeep()  # lost before sign-on counts as early
         factory = Factory()
-        factory.buildProtocol = lambda addr: _Connection(self)
+        factory.buildProtocol = lambda addr: IRCConnection(self)
         self._client = ClientService(
             _endpoint(settings, reactor), factory, clock=reactor,
             retryPolicy=lambda attempt: self.retry_policy(self.upkeep.attempts(attempt)))
@@ -99,7 +93,7 @@ class IRCAdapter(Service):
             log.warn("stopping with {count} queued IRC message(s) not sent", count=len(self.outbox))
         return self._client.stopService()
 
-    def _disconnected(self, conn: _Connection, reason: Failure) -> None:
+    def _disconnected(self, conn: IRCConnection, reason: Failure) -> None:
         if self.connection is conn:
             self.connection = None
         if not self.running:
@@ -130,280 +124,4 @@ def _endpoint(settings: IRCSettings, reactor):
     endpoint = HostnameEndpoint(reactor, settings.host, settings.port, timeout=30)
     if settings.tls and not settings.tls_verify:
         log.warn("TLS certificate verification is off for {host}", host=settings.host)
-    return wrapClientTLS(irclines.tls_options(settings), endpoint) if settings.tls else endpoint
-
-
-class _Connection(irc.IRCClient):
-    """One connection's life: CAP/SASL, sign-on, joins, bookkeeping, paced writes."""
-
-    heartbeatInterval = None  # noqa: N815 - Twisted's name; _tick also notices a dead server
-
-    def __init__(self, adapter: IRCAdapter):
-        self.adapter, self.settings, self.clock = adapter, adapter.settings, adapter.clock
-        self.nickname = self.wanted = self.settings.nick
-        self.username, self.realname = self.settings.username, self.settings.realname
-        self.password = self.settings.password
-        self.roster = irclines.Roster()
-        self.bucket = TokenBucket(self.settings.line_rate, self.settings.burst,
-                                  clock=self.clock.seconds)
-        self.control: deque[str] = deque()  # protocol lines go before queued replies
-        self.offered: dict[str, str] = {}
-        self.caps: set[str] = set()
-        self.ready = False
-        self.source: str | None = None  # our nick!user@host as others see it
-        self.server_error: str | None = None
-        self.pending: dict[str, str] = {}  # configured channels not yet synced or failed
-        self._alternates = 0
-        self._pump_call = self._ready_call = None
-        self._last_heard = self.clock.seconds()
-        self._watchdog = task.LoopingCall(self._tick)
-        self._watchdog.clock = self.clock
-
-    def connectionMade(self) -> None:
-        self.supported = irc.ServerSupportedFeatures()
-        self.adapter.connection = self
-        _no_delay(self.transport)
-        self._watchdog.start(min(self.settings.ping_interval, self.settings.ping_timeout / 3),
-                             now=False)
-        if self.password:
-            self.sendLine(f"PASS {self.password}")
-        self.sendLine("CAP LS 302")
-        self.setNick(self.nickname)
-        self.sendLine(f"USER {self.username} 0 * :{self.realname}")
-
-    def sendLine(self, line: str) -> None:
-        self.control.append(line)
-        self.pump()
-
-    def pump(self) -> None:
-        """Send what the token bucket allows now; come back when it allows more."""
-        if (self._pump_call and self._pump_call.active()) or not self.transport:
-            return
-        while True:
-            from_control = bool(self.control)
-            line = self.control[0] if from_control else (
-                self.adapter.outbox.peek(self._render) if self.ready else None)
-            if line is None:
-                return
-            if not self.bucket.take():
-                self._pump_call = self.clock.callLater(self.bucket.delay(), self.pump)
-                return
-            self.control.popleft() if from_control else self.adapter.outbox.pop()
-            self._write(line)
-
-    def _write(self, line: str) -> None:
-        self.transport.write(_UNSAFE.sub(" ", line).encode("utf-8") + b"\r\n")
-
-    def quit_now(self, message: str) -> None:
-        self._write(f"QUIT :{message}")
-
-    def _render(self, reply: Reply) -> list[str]:
-        source = self.source or irclines.worst_source(self.nickname, self.supported)
-        try:
-            return irclines.reply_lines(
-                reply, self.roster.colours_allowed(reply.target.name), source)
-        except ValueError as exc:
-            log.error("{why}", why=exc)
-            return []
-
-    def lineReceived(self, data: bytes) -> None:
-        self._last_heard = self.clock.seconds()
-        raw = data.decode("utf-8", "replace")
-        try:
-            line = irclines.parse(raw)
-        except ValueError:
-            if raw.strip():
-                log.warn("unparsable line from the server: {raw!r}", raw=raw)
-            return
-        handler = getattr(self, f"_on_{line.command}", None)
-        if line.command in JOIN_ERRORS:
-            handler = self._join_failed
-        elif line.command in SASL_FAILED:
-            handler = self._sasl_failed
-        try:
-            self.roster.apply(line, self.nickname, self.caps)
-            if handler is not None:
-                handler(line)
-            else:  # Twisted's IRCClient: PING, 001, 005, MODE parsing, 433, NICK...
-                command = irc.numeric_to_symbolic.get(line.command, line.command)
-                self.handleCommand(command, line.prefix, list(line.params))
-        except Exception:  # noqa: BLE001 - one odd line must not end the connection
-            log.failure("error handling {command} from the server", command=line.command)
-
-    def connectionLost(self, reason: Failure) -> None:
-        for call in (self._pump_call, self._ready_call):
-            if call and call.active():
-                call.cancel()
-        if self._watchdog.running:
-            self._watchdog.stop()
-        self.adapter._disconnected(self, reason)
-        super().connectionLost(reason)
-
-    def _tick(self) -> None:
-        quiet = self.clock.seconds() - self._last_heard
-        if quiet >= self.settings.ping_timeout:
-            log.warn("no word from {host} in {quiet:.0f} s; dropping the connection",
-                     host=self.settings.host, quiet=quiet)
-            self.transport.abortConnection()
-            return
-        if quiet >= self.settings.ping_interval:
-            self.sendLine(f"PING :{int(self.clock.seconds())}")
-        self._regain_nick()  # in case its holder left where we could not see it
-
-    def _me(self, nick: str) -> bool:
-        return self.roster.fold(nick) == self.roster.fold(self.nickname)
-
-    def _on_CAP(self, line: Line) -> None:
-        sub = line.params[1].upper() if len(line.params) > 1 else ""
-        if sub == "LS":
-            self.offered.update(irclines.cap_list(line.params[-1]))
-            if not (len(line.params) > 3 and line.params[2] == "*"):  # "*": more to come
-                self.sendLine(irclines.cap_request(self.offered, bool(self.settings.sasl_password)))
-        elif sub == "ACK":
-            self.caps.update(irclines.cap_list(line.params[-1]))
-            self.sendLine("AUTHENTICATE PLAIN" if "sasl" in self.caps else "CAP END")
-        elif sub == "NAK":
-            self.sendLine("CAP END")
-
-    def _on_AUTHENTICATE(self, line: Line) -> None:
-        if line.params[:1] == ("+",):
-            user = self.settings.sasl_username or self.settings.nick
-            for chunk in irclines.sasl_plain(user, self.settings.sasl_password or ""):
-                self.sendLine(f"AUTHENTICATE {chunk}")
-
-    def _on_900(self, line: Line) -> None:
-        log.info("logged in to services as {account}", account=line.params[2])
-
-    def _on_903(self, line: Line) -> None:
-        self.sendLine("CAP END")
-
-    def _sasl_failed(self, line: Line) -> None:
-        log.error("SASL login as {user} failed: {why}", why=line.params[-1],
-                  user=self.settings.sasl_username or self.settings.nick)
-        self.sendLine("CAP END")
-
-    def signedOn(self) -> None:
-        log.info("signed on to {host} as {nick}", host=self.settings.host, nick=self.nickname)
-        if self.settings.sasl_password and "sasl" not in self.caps:
-            words = [self.settings.sasl_username, self.settings.sasl_password]
-            self.sendLine("PRIVMSG NickServ :IDENTIFY " + " ".join(filter(None, words)))
-        for entry in self.settings.channels:
-            name, _, key = entry.partition(" ")
-            self.pending[self.roster.fold(name)] = name
-            self.sendLine(f"JOIN {name} {key}".rstrip())
-        self._ready_call = self.clock.callLater(READY_TIMEOUT, self._become_ready, True)
-        if not self.pending:
-            self._become_ready()
-
-    def _become_ready(self, timed_out: bool = False) -> None:
-        if self.ready:
-            return
-        if timed_out:
-            log.warn("no answer for {channels} in {t:.0f} s; sending anyway",
-                     channels=", ".join(self.pending.values()), t=READY_TIMEOUT)
-        elif self._ready_call and self._ready_call.active():
-            self._ready_call.cancel()
-        self.ready = True
-        self.adapter.upkeep.up()
-        self.pump()
-
-    def _join_failed(self, line: Line) -> None:
-        channel = line.params[1] if len(line.params) > 2 else ""
-        if self.pending.pop(self.roster.fold(channel), None) is not None:
-            log.error("cannot join {channel}: {why}", channel=channel, why=line.params[-1])
-            if not self.pending:
-                self._become_ready()
-
-    def irc_ERR_NICKNAMEINUSE(self, prefix, params) -> None:
-        if self._registered:
-            return  # a try to regain our nick; keep the one we have
-        self._alternates += 1
-        if self._alternates > 10:
-            log.error("no free nick found near {nick}; reconnecting later", nick=self.wanted)
-            self.transport.loseConnection()
-            return
-        nick = irclines.alternate_nick(self.wanted, self._alternates)
-        log.info("nick {taken} is taken or refused; trying {nick}", taken=self._attemptedNick,
-                 nick=nick)
-        self.setNick(nick)
-
-    irc_ERR_ERRONEUSNICKNAME = irc_ERR_NICKNAMEINUSE  # noqa: N815 - Twisted's dispatch name
-
-    def _regain_nick(self) -> None:
-        if self._registered and not self._me(self.wanted):
-            self.setNick(self.wanted)
-
-    def irc_RPL_ISUPPORT(self, prefix, params) -> None:
-        super().irc_RPL_ISUPPORT(prefix, params)
-        self.roster.prefixes = self.supported.getFeature("PREFIX") or self.roster.prefixes
-        self.roster.casemapping = (self.supported.getFeature("CASEMAPPING") or ("rfc1459",))[0]
-
-    def _on_JOIN(self, line: Line) -> None:
-        if self._me(line.nick):
-            self.source = line.prefix
-            self.sendLine(f"MODE {line.params[0]}")
-            if self.supported.getFeature("WHOX") is not None:
-                self.sendLine(f"WHO {line.params[0]} %tna,{irclines.WHOX_TOKEN}")
-
-    def _on_396(self, line: Line) -> None:  # RPL_HOSTHIDDEN: others now see a new host
-        if self.source and len(line.params) > 2:
-            self.source = f"{self.source.split('@', 1)[0]}@{line.params[1]}"
-
-    def _on_366(self, line: Line) -> None:
-        state = self.roster.channel(line.params[1])
-        if state and state.synced and self.pending.pop(self.roster.fold(state.name), None):
-            log.info("joined {channel}", channel=state.name)
-            if not self.pending:
-                self._become_ready()
-
-    _on_324 = _on_366  # the channel is synced once both NAMES and MODE answered
-
-    def modeChanged(self, user, channel, set, modes, args) -> None:
-        state = self.roster.channel(channel)
-        for mode, arg in zip(modes, args, strict=False) if state else ():
-            if mode in self.roster.prefixes and arg:
-                self.roster.prefix_mode(channel, arg, mode, set)
-            else:
-                (state.modes.add if set else state.modes.discard)(mode)
-
-    def _on_KICK(self, line: Line) -> None:
-        if self._me(line.params[1]):
-            log.warn("kicked from {channel} by {by}: {why}", channel=line.params[0],
-                     by=line.nick, why=line.params[-1])
-
-    def _on_QUIT(self, line: Line) -> None:
-        if self.roster.fold(line.nick) == self.roster.fold(self.wanted):
-            self._regain_nick()
-
-    def _on_NICK(self, line: Line) -> None:
-        old, new, was_me = line.nick, line.params[0], self._me(line.nick)
-        if was_me and self.source:
-            self.source = new + self.source[len(old):]
-        self.irc_NICK(line.prefix, list(line.params))
-        if not was_me:
-            self._on_QUIT(line)  # the nick we want may just have come free
-
-    def _on_PRIVMSG(self, line: Line) -> None:
-        chantypes = "".join(self.supported.getFeature("CHANTYPES") or ("#", "&"))
-        incoming = self.roster.incoming(line, self.adapter.network, self.nickname, self.caps,
-                                        chantypes)
-        if incoming:
-            self.adapter._heard(incoming)
-
-    def _on_404(self, line: Line) -> None:
-        log.warn("cannot send to {target}: {why}", target=line.params[1], why=line.params[-1])
-
-    def _on_464(self, line: Line) -> None:
-        log.error("{host} refused the server password", host=self.settings.host)
-
-    def _on_ERROR(self, line: Line) -> None:
-        self.server_error = line.params[-1] if line.params else None  # said when it closes
-
-
-def _no_delay(transport) -> None:
-    """Send each paced line at once (Nagle would hold it for the server's delayed ACK)."""
-    while transport is not None:
-        if hasattr(transport, "setTcpNoDelay"):
-            transport.setTcpNoDelay(True)
-            return
-        transport = getattr(transport, "transport", None)  # TLS wraps the TCP transport
+    return wrapClientTLS(tls_options(settings), endpoint) if settings.tls else endpoint
