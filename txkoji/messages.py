@@ -18,13 +18,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any
 
 from txkoji import amqp10, times
 from txkoji.build import Build
+from txkoji.events import (
+    BuildStateChange,
+    Event,
+    PackageListChange,
+    RepoChange,
+    TagChange,
+    TaskStateChange,
+)
 from txkoji.exceptions import KojiException
 from txkoji.rpc import decode_request
 from txkoji.states import BuildState, TaskState, state_name
@@ -43,67 +50,6 @@ class MalformedMessage(KojiException):
     def __init__(self, reason: str):
         self.reason = " ".join(str(reason).split())[:300]
         super().__init__(self.reason)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Event:
-    """What every event carries. ``dedupe_key`` is the same for redeliveries of one event."""
-    kind: ClassVar[str] = "event"
-    routing_key: str
-    dedupe_key: str
-    message_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BuildStateChange(Event):
-    """A build changed state (BUILDING, COMPLETE, FAILED, CANCELED, DELETED)."""
-    kind: ClassVar[str] = "build_state"
-    build: Build = field(hash=False)
-    old: str | None
-    new: str
-    owner: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class TaskStateChange(Event):
-    """A task changed state; ``owner`` is a name when the message has one, ``owner_id`` an id."""
-    kind: ClassVar[str] = "task_state"
-    task: Task = field(hash=False)
-    old: str | None
-    new: str
-    owner: str | None
-    owner_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class TagChange(Event):
-    """A build was tagged into (``action='tag'``) or untagged from a tag, by ``user``."""
-    kind: ClassVar[str] = "tag"
-    action: str
-    build: Build = field(hash=False)
-    tag: str
-    user: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class PackageListChange(Event):
-    """A tag's package list changed: add, update, block, unblock or remove ``package``."""
-    kind: ClassVar[str] = "package_list"
-    action: str
-    package: str
-    tag: str
-    owner: str | None
-    owner_id: int | None = None
-    user: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RepoChange(Event):
-    """A tag's repo was initialized (``action='init'``) or finished (``'done'``)."""
-    kind: ClassVar[str] = "repo"
-    action: str
-    tag: str
-    repo_id: int | None
 
 
 def parse(routing_key: str, headers: Mapping | None, body: bytes | str, *,
