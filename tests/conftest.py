@@ -1,8 +1,24 @@
 """Shared fixtures. The real Koji hub is one per test session (start + seed take seconds)."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.kojihub import HubUnavailable, KojiHub
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def pytest_sessionstart(session):
+    """The suite tests what ships: kojibot as installed, not this checkout's files."""
+    import kojibot
+
+    where = Path(kojibot.__file__).resolve()
+    if where.is_relative_to(CHECKOUT):
+        raise pytest.UsageError(
+            f"kojibot was imported from this checkout ({where}), not from an installed "
+            "copy: run tests/install-deps (or python3 -m pip install --no-deps .) and "
+            "then python3 -P -m pytest")
 
 
 @pytest.fixture(scope="session")
