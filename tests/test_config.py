@@ -110,11 +110,12 @@ def test_a_state_file_that_is_not_a_database_is_refused(tmp_path):
 
 
 def kojibot(*args, cwd=None, home=None):
-    """``python -m kojibot ARGS`` as an operator runs it: own HOME, no terminal."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """``python -m kojibot ARGS`` as an operator runs it: own HOME, no terminal, and the
+    installed kojibot (-P keeps the working directory off sys.path)."""
+    env = dict(os.environ)
     if home is not None:
         env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"))
-    return subprocess.Popen([sys.executable, "-m", "kojibot", *args], cwd=cwd, env=env,
+    return subprocess.Popen([sys.executable, "-P", "-m", "kojibot", *args], cwd=cwd, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -177,8 +178,7 @@ def test_start_up_refuses_matrix_without_matrix_nio_as_check_config_does(tmp_pat
                    "runpy.run_module('kojibot', run_name='__main__')")
     answers = []
     for args in (["check-config", str(path)], ["--config", str(path)]):
-        process = subprocess.run([sys.executable, "-c", without_nio, *args], cwd=tmp_path,
-                                 env={**os.environ, "PYTHONPATH": str(ROOT)},
+        process = subprocess.run([sys.executable, "-P", "-c", without_nio, *args], cwd=tmp_path,
                                  stdin=subprocess.DEVNULL, capture_output=True, text=True,
                                  timeout=60)
         answers.append((process.returncode, process.stderr.splitlines()))
