@@ -53,7 +53,7 @@ class Bot(MultiService):
                                  window=config.bot.digest_window)
         self.relay = Relay(self.store, self.subscriptions, self.koji,
                            on_queued=self.outbox.kick)
-        self.alerts = Alerts(self.store, self.relay)
+        self.alerts = Alerts(self.store, self.koji, self.relay.owners, self.relay.reactor)
         self.watcher = Watcher(self.store, self.koji, on_queued=self.outbox.kick,
                                interval=config.bot.watch_poll_interval,
                                batch=config.bot.watch_poll_batch,

@@ -200,7 +200,7 @@ def relay_with_alerts(tmp_path):
     store.link("irc", "bob", "bob", "bob", "bob")
     store.set_alert(Alert("irc", "bob", "owner", "", frozenset({"complete", "failed"})))
     relay = Relay(store, SubscriptionIndex(), hub)
-    relay.routes.append(Alerts(store, relay).entries)
+    relay.routes.append(Alerts(store, relay.koji, relay.owners, relay.reactor).entries)
     return store, relay, hub
 
 

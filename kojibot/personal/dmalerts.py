@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kojibot.chat.message import Message, bold, link, state, text, to_json
-from kojibot.relay.hubwait import HubWait
+from kojibot.chat.message import Message, to_json
+from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
-from kojibot.relay.router import Relay, subscription_event
 from kojibot.state.store import Alert, OutboxEntry, Store, Subscription
-from kojibot.wording import timefmt
-from kojibot.wording.eventnames import EVENT_OF_STATE, past_tense
+from kojibot.wording import describe
+from kojibot.wording.eventnames import EVENT_OF_STATE, event_word, past_tense
 from kojibot.wording.failures import failure_details
 from txkoji import messages, web
 
@@ -38,24 +37,6 @@ def task_event(event: messages.TaskStateChange) -> str | None:
     if name == "complete" and not task.is_scratch:
         return None
     return name
-
-
-def task_event_line(task: Any, new: str, old: str | None, owner: str | None,
-                    url: str | None) -> Message:
-    """``Task 123 build bash (scratch) FAILED (was OPEN) by alice, took 3m 05s — link``."""
-    message = text(bold(f"Task {task['id']}"), f" {task.method} {task.label}")
-    if task.is_scratch:
-        message.add(" (scratch)")
-    message.add(" ", state(new))
-    if old and old != new:
-        message.add(f" (was {old})")
-    if owner:
-        message.add(f" by {owner}")
-    if task.duration is not None:
-        message.add(f", took {timefmt.duration(task.duration)}")
-    if url:
-        message.add(" — ", link(url))
-    return message
 
 
 class AlertIndex:
@@ -99,11 +80,11 @@ class AlertIndex:
 class Alerts:
     """The relay route that queues DM alerts; ``reload`` after a person's settings change."""
 
-    def __init__(self, store: Store, relay: Relay):
+    def __init__(self, store: Store, koji: Any, owners: OwnerNames, reactor=None):
         self.store = store
-        self.relay = relay
-        self.koji = relay.koji
-        self.hub = HubWait(HUB_WAIT, relay.reactor)
+        self.koji = koji
+        self.owners = owners
+        self.hub = HubWait(HUB_WAIT, reactor)
         self.index = AlertIndex()
         self.contacts: dict[tuple[str, str], str] = {}
         for person in store.people():
@@ -126,14 +107,14 @@ class Alerts:
         if not self.index:
             return []
         if isinstance(event, messages.BuildStateChange):
-            name, package = subscription_event(event), event.build.package_name
+            name, package = event_word(event), event.build.package_name
         elif isinstance(event, messages.TaskStateChange):
             name, package = task_event(event), event.task.package
         else:
             return []
         if name is None:
             return []
-        owner = await self.relay.owner(event)
+        owner = await self.owners(event)
         people = self.index.match(owner, package, name)
         if not people or await self._covered_by_build(event, name):
             return []
@@ -146,12 +127,12 @@ class Alerts:
                       name: str) -> tuple[Message, str]:
         weburl = self.koji.weburl
         if isinstance(event, messages.BuildStateChange):
-            message, summary = self.relay.render(event, owner)
+            message, summary = describe.event_line(event, owner, weburl)
             task_id = event.build.task_id
         else:
             task = event.task
             url = web.page_url(weburl, "taskinfo", task["id"]) if weburl else None
-            message = task_event_line(task, event.new, event.old, owner, url)
+            message = describe.task_event_line(task, event.new, event.old, owner, url)
             summary = f"builds {past_tense(name)}\t" \
                       f"task {task['id']} ({task.label})"
             task_id = task["id"]

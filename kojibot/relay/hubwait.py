@@ -39,3 +39,23 @@ class HubWait:
             log.info("{what}: no answer from the hub ({why}); skipping look-ups for "
                      "{pause:g} s", what=what, why=exc or type(exc).__name__, pause=self.pause)
             return default
+
+
+class OwnerNames:
+    """The acting user's name of a bus event: the event's own, else looked up by id within
+    *wait*'s bound, else ``user ID``."""
+
+    def __init__(self, koji: Any, wait: HubWait):
+        self.koji, self.wait = koji, wait
+
+    async def __call__(self, event: Any) -> str | None:
+        name = getattr(event, "owner", None) or getattr(event, "user", None)
+        if name:
+            return name
+        owner_id = event.build.get("owner_id") if hasattr(event, "build") else \
+            getattr(event, "owner_id", None)
+        if owner_id is None:
+            return None
+        name = await self.wait(lambda: self.koji.cache.user_name(owner_id), None,
+                               f"name of user {owner_id}")
+        return name or f"user {owner_id}"

@@ -14,13 +14,13 @@ from typing import Any
 
 from twisted.logger import Logger
 
-from kojibot.chat.message import Message, to_json
-from kojibot.relay.hubwait import HubWait
+from kojibot.chat.message import to_json
+from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.state.store import OutboxEntry, Store
 from kojibot.wording import describe
-from kojibot.wording.eventnames import EVENT_OF_STATE, EVENT_OF_TAG_ACTION, past_tense
-from txkoji import messages, web
+from kojibot.wording.eventnames import event_word
+from txkoji import messages
 
 log = Logger()
 
@@ -28,15 +28,6 @@ NAME_WAIT = 2.0  # seconds a line may wait for a user name from the hub
 
 
 Route = Callable[[messages.Event], Awaitable[list[OutboxEntry]]]
-
-
-def subscription_event(event: messages.Event) -> str | None:
-    """The subscription event name (``complete``, ``tagged``...) of a bus event."""
-    if isinstance(event, messages.BuildStateChange):
-        return EVENT_OF_STATE.get(event.new)
-    if isinstance(event, messages.TagChange):
-        return EVENT_OF_TAG_ACTION.get(event.action)
-    return None
 
 
 class Relay:
@@ -49,7 +40,7 @@ class Relay:
         self.koji = koji
         self.on_queued = on_queued
         self.reactor = reactor
-        self.hub = HubWait(NAME_WAIT, reactor)
+        self.owners = OwnerNames(koji, HubWait(NAME_WAIT, reactor))
         self.routes: list[Route] = []
 
     async def handle(self, batch: Sequence[Any]) -> list[str]:
@@ -85,11 +76,11 @@ class Relay:
 
     async def entries(self, event: messages.Event) -> list[OutboxEntry]:
         """One outbox entry per room that wants this event."""
-        name = subscription_event(event)
+        name = event_word(event)
         if name is None:
             return []
         build = event.build
-        owner = await self.owner(event)
+        owner = await self.owners(event)
         rooms = {}
         for kind, value in (("package", build.package_name), ("owner", owner),
                             ("tag", getattr(event, "tag", None))):
@@ -97,35 +88,9 @@ class Relay:
                 rooms[(sub.network, sub.room)] = sub
         if not rooms:
             return []
-        message, summary = self.render(event, owner)
+        message, summary = describe.event_line(event, owner, self.koji.weburl)
         data = to_json(message)
         return [OutboxEntry(network, room, False, summary, data) for network, room in rooms]
-
-    def render(self, event: messages.Event, owner: str | None) -> tuple[Message, str]:
-        build = event.build
-        url = None
-        if self.koji.weburl and build.record_id is not None:
-            url = web.page_url(self.koji.weburl, "buildinfo", build.record_id)
-        if isinstance(event, messages.TagChange):
-            verb = "builds tagged into" if event.action == "tag" else "builds untagged from"
-            return (describe.tag_event_line(build, event.action, event.tag, owner, url),
-                    f"{verb} {event.tag}\t{build.nvr}")
-        verb = past_tense(EVENT_OF_STATE.get(event.new, event.new.lower()))
-        return (describe.build_event_line(build, event.new, event.old, owner, url),
-                f"builds {verb}\t{build.nvr}")
-
-    async def owner(self, event: messages.Event) -> str | None:
-        """The acting user's name; looked up by id (bounded by ``self.hub``), else the id."""
-        name = getattr(event, "owner", None) or getattr(event, "user", None)
-        if name:
-            return name
-        owner_id = event.build.get("owner_id") if hasattr(event, "build") else \
-            getattr(event, "owner_id", None)
-        if owner_id is None:
-            return None
-        name = await self.hub(lambda: self.koji.cache.user_name(owner_id), None,
-                              f"name of user {owner_id}")
-        return name or f"user {owner_id}"
 
 
 def _head(body: Any) -> bytes:

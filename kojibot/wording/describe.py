@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from kojibot.chat.message import Message, bold, link, state, text
 from kojibot.wording import timefmt
+from kojibot.wording.eventnames import EVENT_OF_STATE, past_tense
 from txkoji.build import Build
+from txkoji.events import BuildStateChange, TagChange
 from txkoji.states import TaskState
 from txkoji.task import Task
+from txkoji.web import page_url
 
 
 def _times(item: Build | Task, eta: datetime | None, now: datetime, created: bool) -> list[str]:
@@ -143,3 +147,36 @@ def digest_line(summaries: list[str], shown: int = 3) -> Message:
         items = [f"{subject} {verb.split(' ', 1)[-1]}" for verb, subject in pairs]
     more = f" +{len(items) - shown} more" if len(items) > shown else ""
     return text(head, ", ".join(items[:shown]) + more)
+
+
+def event_line(event: BuildStateChange | TagChange, owner: str | None,
+               weburl: str | None) -> tuple[Message, str]:
+    """A build or tag event's line, and its short form for digests (``builds failed\tNVR``)."""
+    build = event.build
+    url = page_url(weburl, "buildinfo", build.record_id) \
+        if weburl and build.record_id is not None else None
+    if isinstance(event, TagChange):
+        verb = "builds tagged into" if event.action == "tag" else "builds untagged from"
+        return (tag_event_line(build, event.action, event.tag, owner, url),
+                f"{verb} {event.tag}\t{build.nvr}")
+    verb = past_tense(EVENT_OF_STATE.get(event.new, event.new.lower()))
+    return (build_event_line(build, event.new, event.old, owner, url),
+            f"builds {verb}\t{build.nvr}")
+
+
+def task_event_line(task: Any, new: str, old: str | None, owner: str | None,
+                    url: str | None) -> Message:
+    """``Task 123 build bash (scratch) FAILED (was OPEN) by alice, took 3m 05s — link``."""
+    message = text(bold(f"Task {task['id']}"), f" {task.method} {task.label}")
+    if task.is_scratch:
+        message.add(" (scratch)")
+    message.add(" ", state(new))
+    if old and old != new:
+        message.add(f" (was {old})")
+    if owner:
+        message.add(f" by {owner}")
+    if task.duration is not None:
+        message.add(f", took {timefmt.duration(task.duration)}")
+    if url:
+        message.add(" — ", link(url))
+    return message

@@ -6,6 +6,8 @@ Builds and tasks share one table: their state names only overlap where they mean
 
 from __future__ import annotations
 
+from txkoji.events import BuildStateChange, Event, TagChange
+
 EVENT_OF_STATE = {"BUILDING": "started", "COMPLETE": "complete", "CLOSED": "complete",
                   "FAILED": "failed", "CANCELED": "canceled", "DELETED": "deleted"}
 EVENT_OF_TAG_ACTION = {"tag": "tagged", "untag": "untagged"}
@@ -18,3 +20,12 @@ DEFAULT_EVENTS = frozenset({"complete", "failed"})
 def past_tense(event: str) -> str:
     """``builds completed``, ``builds failed``: the verb of a digest line."""
     return "completed" if event == "complete" else event
+
+
+def event_word(event: Event) -> str | None:
+    """The event word (``complete``, ``tagged``...) a channel subscribes to, if any."""
+    if isinstance(event, BuildStateChange):
+        return EVENT_OF_STATE.get(event.new)
+    if isinstance(event, TagChange):
+        return EVENT_OF_TAG_ACTION.get(event.action)
+    return None
