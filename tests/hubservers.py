@@ -31,6 +31,7 @@ import pytest
 
 from tests.kojihub import sdist
 from tests.kojihub.hub import DEBIAN_PYTHON, FIX
+from tests.processes import terminate
 
 HERE = Path(__file__).parent
 WSGIREF_SERVER = HERE / "kojihub" / "wsgiref_server.py"
@@ -138,13 +139,7 @@ class Server:
         outlived it (apache leaves mod_wsgi daemons behind now and then), all by pid."""
         proc = self.process
         left = _descendants(proc.pid) if proc.poll() is None else []
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        terminate(proc)
         for sig, grace in ((signal.SIGTERM, 2), (signal.SIGKILL, 5)):
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline:

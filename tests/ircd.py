@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from tests.kojihub.pki import TestCA
+from tests.processes import terminate
 
 HOST = "127.0.0.1"
 PACKAGES = {"ngircd": "ngircd", "inspircd": "inspircd", "atheme-services": "atheme-services"}
@@ -92,15 +93,7 @@ class Daemon:
     def stop(self) -> None:
         """SIGTERM and wait; the exit code is ignored (inspircd may crash on the way out)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        process.send_signal(signal.SIGCONT)  # a paused server must wake up to exit
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
     def pause(self) -> None:
         """Freeze the process (SIGSTOP): connections stay open but nothing answers."""

@@ -22,7 +22,6 @@ import hmac
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 
 from tests.ircd import free_port
 from tests.kojihub.sdist import cache_dir
+from tests.processes import terminate
 
 VERSION = "1.163.2"
 FIX = "run tests/install-deps"
@@ -186,14 +186,7 @@ class Synapse:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process, grace=15)
 
     def cleanup(self) -> None:
         self.stop()

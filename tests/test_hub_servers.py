@@ -352,42 +352,23 @@ async def test_refused():
     assert 0.15 <= reactor.seconds() - started < 5  # waited 0.05 + 0.1 between the 3 tries
 
 
+@pytest.mark.parametrize(("server", "settings", "error", "message", "connections"), [
+    (HangUpAfterRequest, {"retries": 2, "retry_interval": 0.01}, txkoji.KojiTransportError,
+     "connection closed before any answer", 3),  # never answered: sent again, twice
+    (HalfAnswer, {"retries": 2, "retry_interval": 0.01}, txkoji.KojiTransportError,
+     "connection lost in the middle of the answer", 1),  # the hub acted: not sent again
+    (Silent, {"timeout": 0.3}, txkoji.KojiTimeout, "no answer in 0.3 s", 1),
+], ids=["closed-before-answering", "cut-answer", "timeout"])
 @pytest_twisted.ensureDeferred
-async def test_closed_before_answering_is_resent_then_named():
-    factory, port, url = listening(HangUpAfterRequest)
-    koji = txkoji.Connection(server=url, retries=2, retry_interval=0.01)
+async def test_servers_that_fail_mid_call_are_named_in_one_line(server, settings, error, message,
+                                                                connections):
+    factory, port, url = listening(server)
+    koji = txkoji.Connection(server=url, **settings)
     try:
-        with pytest.raises(txkoji.KojiTransportError) as info:
+        with pytest.raises(error) as info:
             await koji.getTaskInfo(1)
-        assert one_line(info.value, url) == f"connection closed before any answer ({url})"
-        assert factory.connections == 3
-    finally:
-        await port.stopListening()
-
-
-@pytest_twisted.ensureDeferred
-async def test_cut_answer_is_not_resent():
-    factory, port, url = listening(HalfAnswer)
-    koji = txkoji.Connection(server=url, retries=2, retry_interval=0.01)
-    try:
-        with pytest.raises(txkoji.KojiTransportError) as info:
-            await koji.getTaskInfo(1)
-        assert one_line(info.value, url) == (
-            f"connection lost in the middle of the answer ({url})")
-        assert factory.connections == 1
-    finally:
-        await port.stopListening()
-
-
-@pytest_twisted.ensureDeferred
-async def test_timeout():
-    factory, port, url = listening(Silent)
-    koji = txkoji.Connection(server=url, timeout=0.3)
-    try:
-        with pytest.raises(txkoji.KojiTimeout) as info:
-            await koji.getTaskInfo(1)
-        assert one_line(info.value, url) == f"no answer in 0.3 s ({url})"
-        assert factory.connections == 1
+        assert one_line(info.value, url) == f"{message} ({url})"
+        assert factory.connections == connections
     finally:
         await koji.close()
         await port.stopListening()

@@ -14,12 +14,13 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tests.processes import terminate
 
 from . import sdist
 from .pki import TestCA
@@ -208,15 +209,8 @@ class KojiHub:
         if self._stopped:
             return
         self._stopped = True
-        if self.process is not None:
-            proc, self.process = self.process, None
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        proc, self.process = self.process, None
+        terminate(proc)
         keep = bool(os.environ.get("KOJIBOT_KEEP_HUB"))
         if self.cluster is not None:
             self.cluster.stop(clean=keep)
