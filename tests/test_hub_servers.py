@@ -463,6 +463,23 @@ async def test_a_failed_call_is_logged_once_at_warn_with_its_method():
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_failed_multicall_is_logged_by_the_methods_it_carried():
+    _, port, url = listening(HangUpAfterRequest)
+    koji = txkoji.Connection(server=url, retries=0)
+    multicall = koji.MultiCall()
+    for method in ("getTaskInfo", "getTaskChildren", "getTaskInfo", "listTags", "getUser"):
+        multicall.call(method, 1)
+    try:
+        with LogCapture() as logs, pytest.raises(txkoji.KojiTransportError):
+            await multicall()
+    finally:
+        await port.stopListening()
+    assert logs.texts(LogLevel.warn) == [
+        "hub call multicall of getTaskInfo, getTaskChildren, listTags +1 more failed: "
+        f"connection closed before any answer ({url})"]
+
+
+@pytest_twisted.ensureDeferred
 async def test_no_factory_chatter_in_the_log(apache_hub, wsgiref_hub, kojihub):
     with LogCapture() as logs:
         for url in (apache_hub.url, wsgiref_hub.url, kojihub.ssl_url):

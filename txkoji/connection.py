@@ -88,19 +88,20 @@ class Connection:
                        url: str | None = None, headers: dict | None = None) -> Any:
         """One XML-RPC call as the hub answers it; authenticated (and serialized) when logged in."""
         body = rpc.encode_call(method, args, kwargs)
+        what = _logged_name(method, args)
         if self.session is None or url is not None:
             return await self.transport.post(url or self.server, body, headers or {},
-                                             rpc.decode_response, method)
+                                             rpc.decode_response, what)
         async with self._auth_lock:
             session = self.session
             if session is None:  # logged out while this call waited
                 return await self.transport.post(self.server, body, {}, rpc.decode_response,
-                                                 method)
+                                                 what)
             try:
                 # Every try of this call carries this callnum (the hub's retry guard).
                 return await self.transport.post(session.url(self.server), body,
                                                  session.headers(), rpc.decode_response,
-                                                 method)
+                                                 what)
             finally:
                 session.callnum += 1
 
@@ -172,3 +173,12 @@ class Connection:
     def close(self) -> defer.Deferred:
         """Close the idle keep-alive connections (call before the reactor stops)."""
         return defer.Deferred.fromCoroutine(self.transport.close())
+
+
+def _logged_name(method: str, args: tuple) -> str:
+    """How the log names a call: a MultiCall by the methods it carries."""
+    if method != "system.multicall" or not args or not isinstance(args[0], list):
+        return method
+    names = list(dict.fromkeys(call.get("methodName", "?") for call in args[0]))
+    more = f" +{len(names) - 3} more" if len(names) > 3 else ""
+    return f"multicall of {', '.join(names[:3])}{more}"
