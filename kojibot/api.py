@@ -21,7 +21,8 @@ from kojibot.state.store import Alert, Subscription, WatchRecord
 from kojibot.wording import timefmt
 from kojibot.wording.answers import build_answer, task_answer, user_answer
 from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
-from kojibot.wording.eventnames import DEFAULT_EVENTS, EVENTS
+from kojibot.wording.eventnames import DEFAULT_EVENTS, EVENTS, OPTIONS
+from kojibot.wording.failures import why_answer
 
 if TYPE_CHECKING:
     from kojibot.bot import Bot
@@ -30,6 +31,7 @@ __all__ = [
     "ALERT_EVENTS",
     "DEFAULT_EVENTS",
     "EVENTS",
+    "OPTIONS",
     "WATCHES_PER_PERSON",
     "Alert",
     "Annotated",
@@ -50,6 +52,7 @@ __all__ = [
     "text",
     "timefmt",
     "user_answer",
+    "why_answer",
 ]
 
 

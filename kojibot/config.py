@@ -110,7 +110,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "admins": Field(_list, []),
         "ignore": Field(_list, []),
         "plugins": Field(_list, ["help", "task", "build", "user", "eta", "latest", "links",
-                                 "subscriptions", "iam", "alerts", "watch"]),
+                                 "subscriptions", "iam", "alerts", "watch", "why"]),
         "state": Field(str, None),
         "rate": Field(_positive(int), 10),
         "digest_after": Field(_positive(int), 5),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import DEFAULT_EVENTS, EVENTS, Context, command, text
+from kojibot.api import DEFAULT_EVENTS, EVENTS, OPTIONS, Context, command, text
 
 IN_A_CHANNEL = "Subscriptions belong to channels: ask in the channel that should see the events."
 EVENT_HELP = ("EVENT: started, complete, failed, canceled, deleted, tagged, untagged or all "
-              "(default: complete failed).")
+              "(default: complete failed); add why to say why failed builds failed.")
 
 
 async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]):
@@ -17,10 +17,12 @@ async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]
     wanted = {event.lower() for event in events}
     if "all" in wanted:
         wanted = set(EVENTS)
-    unknown = sorted(wanted - set(EVENTS))
+    unknown = sorted(wanted - set(EVENTS) - set(OPTIONS))
     if unknown:
-        return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(EVENTS)} or all.")
-    chosen = frozenset(wanted or DEFAULT_EVENTS)
+        return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(EVENTS)} or all"
+                    f" (and {', '.join(OPTIONS)}).")
+    options = wanted & set(OPTIONS)
+    chosen = frozenset((wanted - options or DEFAULT_EVENTS) | options)
     verb = "Subscribed" if ctx.subscribe(kind, name, chosen) else "Already subscribed"
     return text(f"{verb}: {kind} {name} ({' '.join(sorted(chosen))}) in {ctx.incoming.room}")
 

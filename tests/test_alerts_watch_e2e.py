@@ -122,7 +122,8 @@ async def test_failed_build_alerts_its_owner_by_dm_and_nobody_else(peers):
     log = f"{hub.topurl}/work/tasks/{arches['aarch64'] % 10000}/{arches['aarch64']}/build.log"
     assert re.fullmatch(rf"{nvr} FAILED \(was BUILDING\) by alice, took \d+s — "
                         rf"{re.escape(hub.weburl)}/buildinfo\?buildID={build_id} — "
-                        rf"failed: aarch64 \(build\.log: {re.escape(log)}\)", line)
+                        rf"failed: aarch64 \(build\.log: {re.escape(log)}\) — "
+                        rf"why: error: aarch64 went wrong", line)
     served = await blocking(lambda: urllib.request.urlopen(log, timeout=10).read())
     assert served == b"error: aarch64 went wrong\n"
 
@@ -145,7 +146,8 @@ async def test_early_srpm_failure_alerts_the_owner(peers):
     log = f"{hub.topurl}/work/tasks/{srpm % 10000}/{srpm}/build.log"
     assert re.fullmatch(rf"Task {task_id} build srpmfail FAILED \(was OPEN\) by alice, "
                         rf"took \d+s — {re.escape(hub.weburl)}/taskinfo\?taskID={task_id} — "
-                        rf"failed: SRPM \(build\.log: {re.escape(log)}\)", line)
+                        rf"failed: SRPM \(build\.log: {re.escape(log)}\) — "
+                        rf"why: error: bad spec file", line)
     await sentinel(peers, bot)
     assert len([x for x in from_bot(peers.alice, bot.nick, True)
                 if x.startswith(f"Task {task_id} ")]) == 1

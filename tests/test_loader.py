@@ -25,7 +25,7 @@ def test_builtin_plugins_load_by_name():
     registry = load_plugins(config.defaults().bot.plugins)
     assert registry.names() == ["alerts", "build", "eta", "help", "iam", "latest", "subscribe",
                                 "subscriptions", "task", "unsubscribe", "unwatch", "user",
-                                "watch", "watches"]
+                                "watch", "watches", "why"]
     assert [listener.name for listener in registry.listeners] == ["kojiweb_links"]
 
 

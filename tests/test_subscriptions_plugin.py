@@ -59,7 +59,7 @@ async def test_bad_subscription_input(make_bot):
         "Unknown 'colour'. Usage: !subscribe package|tag|owner NAME [EVENT...]"]
     assert await say(bot, "!subscribe package bash exploded", operator=True) == [
         "Unknown event 'exploded': use started, complete, failed, canceled, deleted, tagged, "
-        "untagged or all."]
+        "untagged or all (and why)."]
     assert await say(bot, "!subscribe package", operator=True) == [
         "missing NAME. Usage: !subscribe package|tag|owner NAME [EVENT...]"]
     assert await say(bot, "subscribe package bash", room=None) == [

@@ -19,12 +19,14 @@ from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.state.store import OutboxEntry, Store
 from kojibot.wording import describe
-from kojibot.wording.eventnames import event_word
+from kojibot.wording.eventnames import WHY, event_word
+from kojibot.wording.failures import reasons_of
 from txkoji import messages
 
 log = Logger()
 
 NAME_WAIT = 2.0  # seconds a line may wait for a user name from the hub
+WHY_WAIT = 5.0  # seconds a failure line of a "why" subscription may wait for its reason
 
 
 Route = Callable[[messages.Event], Awaitable[list[OutboxEntry]]]
@@ -41,6 +43,7 @@ class Relay:
         self.on_queued = on_queued
         self.reactor = reactor
         self.owners = OwnerNames(koji, HubWait(NAME_WAIT, reactor))
+        self.why_wait = HubWait(WHY_WAIT, reactor)
         self.routes: list[Route] = []
 
     async def handle(self, batch: Sequence[Any]) -> list[str]:
@@ -90,7 +93,20 @@ class Relay:
             return []
         message, summary = describe.event_line(event, owner, self.koji.weburl)
         data = to_json(message)
-        return [OutboxEntry(network, room, False, summary, data) for network, room in rooms]
+        why_data = data
+        if name == "failed" and any(WHY in sub.events for sub in rooms.values()):
+            why_data = to_json(message.add(*await self._why(build.task_id)))
+        return [OutboxEntry(network, room, False, summary,
+                            why_data if WHY in sub.events else data)
+                for (network, room), sub in rooms.items()]
+
+    async def _why(self, task_id: int | None) -> list:
+        """`` — why: REASON`` of a failed build's task, within WHY_WAIT."""
+        if task_id is None:
+            return []
+        why = await self.why_wait(lambda: reasons_of(self.koji)(task_id), None,
+                                  f"failure reason of task {task_id}")
+        return why.parts(self.koji.topurl, always_link=True) if why else []
 
 
 def _head(body: Any) -> bytes:

@@ -15,6 +15,8 @@ EVENT_OF_TAG_ACTION = {"tag": "tagged", "untag": "untagged"}
 BUILD_EVENTS = ("started", "complete", "failed", "canceled", "deleted")  # DM alerts
 EVENTS = (*BUILD_EVENTS, "tagged", "untagged")  # channel subscriptions
 DEFAULT_EVENTS = frozenset({"complete", "failed"})
+WHY = "why"  # a subscription option: failure lines say why, read from the logs
+OPTIONS = (WHY,)
 
 
 def past_tense(event: str) -> str:
