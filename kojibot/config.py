@@ -44,6 +44,14 @@ def _bool(value: str) -> bool:
     raise ValueError("expected yes or no")
 
 
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        if value.strip().lower() not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value.strip().lower()
+    return convert
+
+
 def _list(value: str) -> list[str]:
     return [item for item in value.replace(",", " ").split() if item]
 
@@ -162,6 +170,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "rooms": Field(_list, []),
         "auto_join": Field(_list, []),
         "tls_verify": Field(_bool, True),
+        "encryption": Field(_one_of("tofu", "verified", "refuse"), "tofu"),
     },
     "amqp": {
         "url": Field(str, required=True),

@@ -164,7 +164,12 @@ async def test_the_bot_resumes_after_synapse_restarts(matrix, synapse, kojihub):
 
 
 @pytest_twisted.ensureDeferred
-async def test_no_plaintext_in_encrypted_rooms(matrix, synapse, kojihub, logged):
+async def test_no_plaintext_in_encrypted_rooms(matrix, synapse, kojihub, tmp_path, logged):
+    """With ``encryption = refuse`` (and what happens without the e2e extra)."""
+    await matrix.bot.stopService()
+    matrix.settings = bot_settings(kojihub, synapse, tmp_path, {
+        "user_id": matrix.me, "password": "secret-pw"}, extra="encryption = refuse\n")
+    matrix.bot = await start_bot(matrix.settings)
     alice, me = matrix.alice, matrix.me
     package = f"secret{matrix.n}"
     asked = await alice.send(matrix.room, f"!subscribe package {package}")

@@ -52,11 +52,32 @@ def test_reply_content_is_a_notice_replying_to_the_command():
     content = rooms.reply_content(Reply.to(asked, text("Task 7 ", state("CLOSED"))))
     assert content == {
         "msgtype": "m.notice", "body": "Task 7 CLOSED", "format": "org.matrix.custom.html",
-        "formatted_body": 'Task 7 <font color="#009300" data-mx-color="#009300">CLOSED</font>',
+        "formatted_body": '<a href="https://matrix.to/#/@alice:example.org">alice</a>: '
+                          'Task 7 <font color="#009300" data-mx-color="#009300">CLOSED</font>',
         "m.relates_to": {"m.in_reply_to": {"event_id": "$cmd"}},
         "m.mentions": {"user_ids": ["@alice:example.org"]}}
     relayed = rooms.reply_content(Reply(Target("matrix", "!r:example.org"), text("x")))
-    assert "m.relates_to" not in relayed and "m.mentions" not in relayed
+    assert "m.relates_to" not in relayed and relayed["m.mentions"] == {}
+
+
+def test_a_reply_in_a_thread_stays_there():
+    asked = Incoming("matrix", "@alice:example.org", "!task 7", room="!r:x", reply_to="$cmd")
+    content = rooms.reply_content(Reply.to(asked, text("x")), thread="$root")
+    assert content["m.relates_to"] == {"rel_type": "m.thread", "event_id": "$root",
+                                       "is_falling_back": False,
+                                       "m.in_reply_to": {"event_id": "$cmd"}}
+    assert rooms.thread_root({"m.relates_to": {"rel_type": "m.thread", "event_id": "$t"}}) \
+        == "$t"
+    assert rooms.thread_root({"m.relates_to": {"m.in_reply_to": {"event_id": "$t"}}}) is None
+
+
+def test_koji_text_mentions_no_one():
+    relayed = rooms.reply_content(Reply(Target("matrix", "!r:x"), text(
+        "built by @room for @bob:example.org, see ", link("https://k.test/u@x"))))
+    assert relayed["m.mentions"] == {}
+    for body in (relayed["body"], relayed["formatted_body"]):
+        assert "@room" not in body and "@bob:" not in body and "room" in body
+    assert 'href="https://k.test/u@x"' in relayed["formatted_body"]
 
 
 def test_command_text_reads_people_not_bots_or_edits():
@@ -255,7 +276,8 @@ async def test_a_configured_access_token_is_used_not_saved(synapse, tmp_path):
     await adapter.when_ready().addTimeout(20, reactor)
     assert adapter.client.device_id == account["device_id"]
     await adapter.stopService()
-    assert [path.name for path in tmp_path.iterdir()] == ["matrix-mx-token_localhost.sync"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [  # no login file
+        "matrix-mx-token_localhost.crypto", "matrix-mx-token_localhost.sync"]
 
 
 @pytest_twisted.ensureDeferred

@@ -22,7 +22,7 @@ from twisted.application.service import Service
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
-from kojibot.adapters.matrix import rooms
+from kojibot.adapters.matrix import crypto, rooms
 from kojibot.adapters.matrix.direct import DirectRooms
 from kojibot.adapters.matrix.niocalls import (
     LoginFailed,
@@ -47,6 +47,7 @@ log = Logger(namespace="kojibot.matrix")
 
 POLL_MS = 30_000  # how long one sync waits on the server for news
 RETRY_STATUS = {"M_UNKNOWN_TOKEN", "M_LIMIT_EXCEEDED"}
+THREADS_KEPT = 1000  # commands remembered as said in a thread, for their answers
 
 
 @dataclass
@@ -68,13 +69,23 @@ class MatrixAdapter(Service):
         self.receive = receive
         self.me = settings.user_id
         self.saved = SavedSession(state_dir, settings.user_id, settings.homeserver)
+        policy = crypto.effective_policy(settings.encryption)
+        if policy != settings.encryption:
+            log.warn(crypto.NEEDS_EXTRA)
+        store = crypto.store_dir(state_dir, settings.user_id) if policy != "refuse" else None
+        if store is not None:
+            crypto.make_private(store)
         self.client = nio.AsyncClient(
-            settings.homeserver, settings.user_id,
+            settings.homeserver, settings.user_id, store_path=str(store or ""),
             config=nio.AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0,
-                                         encryption_enabled=False),
+                                         encryption_enabled=store is not None,
+                                         store_sync_tokens=False),
             ssl=None if settings.tls_verify else False)
+        self.crypto = crypto.Crypto(self.client, policy, store)
+        self.verified: dict[str, bool] = {}  # decrypted event → sent by a verified device
+        self.threads: dict[str, str] = {}  # command event → the thread it was said in
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0)
-        self.direct = DirectRooms(self.client)
+        self.direct = DirectRooms(self.client, encrypting=self.crypto.enabled)
         self.inviters: dict[str, str] = {}  # room → who invited us (told if it is encrypted)
         self.warned: set[str] = set()  # encrypted rooms already warned about
         self.creators: dict[str, frozenset[str]] = {}  # room → creators above power levels
@@ -165,12 +176,14 @@ class MatrixAdapter(Service):
                 self.client.access_token = ""
                 raise LoginFailed(f"the configured access token was refused: {who.message}")
             self.client.restore_login(who.user_id, who.device_id or "", settings.access_token)
+            self.crypto.loaded()
             return
         saved = self.saved.credentials()
         if saved:
             self.client.restore_login(self.me, *saved)
             log.info("reusing the saved login of {user} (device {device})", user=self.me,
                      device=saved[0])
+            self.crypto.loaded()
             return
         response = await nio_call(self.client.login(password=settings.password,
                                                      device_name=settings.device_name))
@@ -179,6 +192,7 @@ class MatrixAdapter(Service):
         self.saved.save_credentials(response.device_id, response.access_token)
         log.info("logged in as {user} (device {device}); login saved in {path}",
                  user=self.me, device=response.device_id, path=str(self.saved.login_path))
+        self.crypto.loaded()
 
     async def _sync_once(self) -> None:
         """One sync; its events handled before its token is saved (the first sync after a
@@ -195,6 +209,7 @@ class MatrixAdapter(Service):
                     raise LoginFailed("the configured access token was refused")
                 self.saved.forget_credentials()
             raise MatrixTrouble(f"sync: {error_text(response)}")
+        await nio_call(self.crypto.chores())
         await self._take(response, since)
         self.saved.save_next_batch(response.next_batch)
         if full:
@@ -216,6 +231,9 @@ class MatrixAdapter(Service):
         timelines = {room_id: sources(info.timeline.events)
                      for room_id, info in response.rooms.join.items()}
         for room_id, info in response.rooms.join.items():
+            self.verified.update((event.event_id, bool(event.verified))
+                                 for event in info.timeline.events
+                                 if getattr(event, "decrypted", False))
             if since and info.timeline.limited and info.timeline.prev_batch:
                 older, whole = await nio_call(history(self.client, room_id,
                                                       info.timeline.prev_batch, since))
@@ -243,13 +261,21 @@ class MatrixAdapter(Service):
         creators = self.creators.get(room_id, frozenset())
         enabler = next((e.get("sender") for e in events
                         if e.get("type") == "m.room.encryption"), None)
-        if room.encrypted and room_id not in self.warned:
+        refused = room.encrypted and not self.crypto.enabled
+        if refused and room_id not in self.warned:
             self._encrypted(room_id, None if first else self.inviters.get(room_id) or enabler)
-        if first or room.encrypted:
+        if first or refused:
             return
         dm_user = self.direct.user_of(room_id)
         for event in rooms.fresh_events(events, self.me):
-            sender = event.get("sender", "")
+            sender, event_id = event.get("sender", ""), event.get("event_id", "")
+            if event.get("type") == "m.room.encrypted" and sender != self.me:
+                self._undecryptable(room_id, event)
+                continue
+            if not self.crypto.may_answer(self.verified.pop(event_id, None)):
+                log.info("not answering {sender} in {room}: sent from an unverified device",
+                         sender=sender, room=room_id)
+                continue
             heard = rooms.incoming(
                 event, network=self.network, room_id=room_id, me=self.me,
                 bot_name=self.settings.localpart, direct=sender == dm_user,
@@ -259,8 +285,23 @@ class MatrixAdapter(Service):
                 continue
             if heard.direct:
                 self.direct.used(sender, room_id)
+            root = rooms.thread_root(event.get("content") or {})
+            if root:
+                self.threads[event_id] = root
+                while len(self.threads) > THREADS_KEPT:
+                    del self.threads[next(iter(self.threads))]
             defer.maybeDeferred(self.receive, heard).addErrback(lambda f, who=sender: (
                 log.failure("handling a message from {sender} failed", f, sender=who)))
+
+    def _undecryptable(self, room_id: str, event: dict) -> None:
+        """A message we have no key for: say so in one line and ask for the key."""
+        log.warn("cannot decrypt {event} from {sender} in {room}; asking for its key",
+                 event=event.get("event_id"), sender=event.get("sender"), room=room_id)
+        self._spawn(nio_call(self.crypto.request_key(event, room_id)),
+                    f"requesting a room key in {room_id}")
+        self.deliver(Reply(Target(self.network, room_id),
+                           text(rooms.undecryptable_notice(self.client.device_id or "")),
+                           reply_to=event.get("event_id")))
 
     def _encrypted(self, room_id: str, person: str | None) -> None:
         self.warned.add(room_id)
@@ -328,14 +369,24 @@ class MatrixAdapter(Service):
                       line=item.reply.message.plain()[:200])
             return None
         room = self.client.rooms.get(room_id)
-        if room is not None and room.encrypted:
+        if room is None and self.crypto.enabled:  # nio's encrypting send needs the room
+            if room_id in self.direct.recent.values():
+                return 0.5  # a DM opened just now: the next sync brings it
+            log.error("cannot post in {room}: not in it; dropped: {line}", room=room_id,
+                      line=item.reply.message.plain()[:200])
+            return None
+        if room is not None and room.encrypted and self.crypto.enabled:
+            await nio_call(self.crypto.prepare(room))
+        elif room is not None and room.encrypted:
             if room_id not in self.warned:
                 self._encrypted(room_id, None)
             log.info("not posting in encrypted {room}: {line}", room=room_id,
                      line=item.reply.message.plain()[:200])
             return None
+        content = rooms.reply_content(item.reply, self.threads.get(item.reply.reply_to or ""))
         response = await nio_call(self.client.room_send(
-            room_id, "m.room.message", rooms.reply_content(item.reply), tx_id=item.txn_id))
+            room_id, "m.room.message", content, tx_id=item.txn_id,
+            ignore_unverified_devices=self.crypto.policy == "tofu"))
         if not isinstance(response, nio.RoomSendError):
             return None
         if response.status_code == "M_LIMIT_EXCEEDED" or http_status(response) == 429:

@@ -5,6 +5,7 @@ dicts that come out; these functions are tested without a homeserver.
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class MatrixSettings:
     rooms: tuple[str, ...] = ()
     auto_join: tuple[str, ...] = ()  # empty: people on the bot's own server
     tls_verify: bool = True
+    encryption: str = "tofu"  # tofu, verified or refuse (see crypto.py)
 
     @property
     def server(self) -> str:
@@ -141,17 +143,64 @@ def incoming(event: Mapping, *, network: str, room_id: str, me: str, bot_name: s
                     reply_to=event.get("event_id"))
 
 
-def reply_content(reply: Reply) -> dict:
-    """An ``m.notice``: plain body, HTML formatted_body, a reply to the command's event,
-    and the asker as an intentional mention."""
-    content: dict = {"msgtype": "m.notice", "body": render.plain(reply.message),
-                     "format": "org.matrix.custom.html",
-                     "formatted_body": render.html(reply.message)}
-    if reply.reply_to:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply.reply_to}}
+def reply_content(reply: Reply, thread: str | None = None) -> dict:
+    """An ``m.notice``: plain body, HTML formatted_body, a reply to the command's event (in
+    its *thread* if it was said in one), the asker as an intentional mention (``m.mentions``
+    and a pill) and no one else: ``@room`` or a Matrix id in Koji text is made inert."""
+    html = inert_html(render.html(reply.message))
+    mentions: list[str] = []
     if reply.mention and reply.mention.startswith("@") and not reply.target.direct:
-        content["m.mentions"] = {"user_ids": [reply.mention]}
+        mentions = [reply.mention]
+        html = f"{pill(reply.mention)}: {html}"
+    content: dict = {"msgtype": "m.notice", "body": inert(render.plain(reply.message)),
+                     "format": "org.matrix.custom.html", "formatted_body": html,
+                     "m.mentions": {"user_ids": mentions} if mentions else {}}
+    if thread:
+        content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread,
+                                   "is_falling_back": False}
+        if reply.reply_to:
+            content["m.relates_to"]["m.in_reply_to"] = {"event_id": reply.reply_to}
+    elif reply.reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply.reply_to}}
     return content
+
+
+WORD_JOINER = "\u2060"
+_AT = re.compile(r"@(?=[\w.=-])")
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def inert(body: str) -> str:
+    """Text in which no ``@room`` or ``@user:server`` reads as a mention (a word joiner
+    after each ``@``)."""
+    return _AT.sub("@" + WORD_JOINER, body)
+
+
+def inert_html(html: str) -> str:
+    """:func:`inert` for the text of *html*, its tags (links) left as they are."""
+    return "".join(part if part.startswith("<") else inert(part) for part in _TAG.split(html))
+
+
+def pill(user_id: str) -> str:
+    """A link that Matrix clients show as a mention of *user_id*."""
+    name = user_id[1:].split(":", 1)[0]
+    return (f'<a href="https://matrix.to/#/{html_module.escape(user_id, quote=True)}">'
+            f'{html_module.escape(name, quote=False)}</a>')
+
+
+def thread_root(content: Mapping) -> str | None:
+    """The thread an event was said in (``m.thread`` relation), if any."""
+    relates = content.get("m.relates_to")
+    if isinstance(relates, Mapping) and relates.get("rel_type") == "m.thread":
+        root = relates.get("event_id")
+        return root if isinstance(root, str) else None
+    return None
+
+
+def undecryptable_notice(device: str) -> str:
+    return (f"I could not decrypt that message (I have no key for it yet) and asked your "
+            f"devices for it; if this repeats, let your client share keys with my device "
+            f"{device}, then say it again.")
 
 
 def direct_map(content: object) -> dict[str, list[str]]:

@@ -1,0 +1,150 @@
+"""End-to-end encryption for the Matrix adapter: matrix-nio's Olm/Megolm machine (vodozemac)
+and the operator's trust policy (``[matrix] encryption``).
+
+``tofu`` trusts, on first sight, every device of the people in a room the bot talks in, and
+logs each device it trusts; ``verified`` answers only commands from devices already marked
+verified in the bot's crypto store and shares room keys with those only; ``refuse`` keeps
+the bot out of encrypted rooms. The keys and sessions live in a store next to the state file
+(``matrix-<user>.crypto/``, the directory 0700, its files 0600), so a restart keeps the same
+device and its sessions. Without the ``e2e`` extra (vodozemac) the policy is ``refuse``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nio
+from twisted.logger import Logger
+
+from kojibot.adapters.matrix.niocalls import error_text
+from kojibot.adapters.matrix.rooms import safe_name
+
+log = Logger(namespace="kojibot.matrix")
+
+POLICIES = ("tofu", "verified", "refuse")
+NEEDS_EXTRA = ("encrypted rooms need the e2e extra (pip install 'kojibot[e2e]'): without it "
+               "the bot does not post in them")
+
+
+def available() -> bool:
+    """Whether matrix-nio can encrypt here (vodozemac importable)."""
+    try:
+        from nio.crypto import ENCRYPTION_ENABLED
+    except ImportError:
+        return False
+    return bool(ENCRYPTION_ENABLED)
+
+
+def effective_policy(policy: str) -> str:
+    """The policy the bot can follow: ``refuse`` when the e2e extra is missing."""
+    if policy != "refuse" and not available():
+        return "refuse"
+    return policy
+
+
+def store_dir(state_dir: str | os.PathLike, user_id: str) -> Path:
+    return Path(state_dir) / f"matrix-{safe_name(user_id)}.crypto"
+
+
+def make_private(directory: Path) -> None:
+    """The crypto store readable by its owner only: it holds the device's private keys."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    for path in directory.iterdir():
+        if path.is_file():
+            os.chmod(path, 0o600)
+
+
+class Crypto:
+    """What the adapter does for encryption around its own sync loop and sends."""
+
+    def __init__(self, client: nio.AsyncClient, policy: str, store: Path | None):
+        self.client, self.policy, self.store = client, policy, store
+        self.trusted: set[tuple[str, str]] = set()
+        self.asked: set[str] = set()  # sessions whose keys were requested
+
+    @property
+    def enabled(self) -> bool:
+        return self.policy != "refuse"
+
+    def loaded(self) -> None:
+        """After login: the store exists; keep it private and say which device is ours."""
+        if self.enabled and self.store is not None:
+            make_private(self.store)
+            olm = self.client.olm
+            if olm is not None:
+                log.info("end-to-end encryption on (policy {policy}): device {device}, "
+                         "fingerprint {key}", policy=self.policy, device=self.client.device_id,
+                         key=olm.account.identity_keys["ed25519"])
+
+    async def chores(self) -> None:
+        """Upload our keys, learn others' devices, claim one-time keys, send to-device
+        messages (room keys, key shares): what nio's sync_forever would do after a sync."""
+        client = self.client
+        if not self.enabled or client.olm is None:
+            return
+        if client.should_upload_keys:
+            self._check(await client.keys_upload(), "uploading keys")
+        if client.should_query_keys:
+            self._check(await client.keys_query(), "querying device keys")
+        if client.should_claim_keys:
+            self._check(await client.keys_claim(client.get_users_for_key_claiming()),
+                        "claiming one-time keys")
+        for response in await client.send_to_device_messages():
+            self._check(response, "sending to-device messages")
+
+    @staticmethod
+    def _check(response: object, what: str) -> None:
+        if isinstance(response, nio.ErrorResponse):
+            log.warn("{what} failed: {why}", what=what, why=error_text(response))
+
+    async def prepare(self, room: nio.MatrixRoom) -> None:
+        """Before sending in encrypted *room*: its members and their devices known, and
+        trusted as the policy says."""
+        client = self.client
+        if not room.members_synced:
+            self._check(await client.joined_members(room.room_id), "reading members")
+        if client.should_query_keys:
+            self._check(await client.keys_query(), "querying device keys")
+        self.apply_policy(room)
+
+    def apply_policy(self, room: nio.MatrixRoom) -> None:
+        """TOFU: trust unseen devices of the room's people (logged). Verified: keep room
+        keys from devices nobody verified (blacklisted until verified)."""
+        client = self.client
+        for user_id in room.users:
+            for device in client.device_store.active_user_devices(user_id):
+                if device.id == client.device_id and user_id == client.user_id:
+                    continue
+                if (user_id, device.id) in self.trusted or client.olm.is_device_verified(device):
+                    continue
+                if self.policy == "tofu" and not client.olm.is_device_blacklisted(device):
+                    client.verify_device(device)
+                    self.trusted.add((user_id, device.id))
+                    log.info("trusting device {device} of {user} on first use (ed25519 {key})",
+                             device=device.id, user=user_id, key=device.ed25519)
+                elif self.policy == "verified" and not client.olm.is_device_blacklisted(device):
+                    client.blacklist_device(device)
+                    log.info("not sharing room keys with unverified device {device} of {user}",
+                             device=device.id, user=user_id)
+
+    def may_answer(self, verified: bool | None) -> bool:
+        """Whether a command decrypted with this verification status is answered."""
+        return self.policy != "verified" or verified is not False
+
+    async def request_key(self, source: dict, room_id: str) -> None:
+        """Ask the sender's devices (and ours) for the room key of an event we could not
+        decrypt; once per session."""
+        event = nio.MegolmEvent.from_dict(source)
+        if not isinstance(event, nio.MegolmEvent) or event.session_id in self.asked:
+            return
+        event.room_id = room_id
+        self.asked.add(event.session_id)
+        try:
+            self._check(await self.client.request_room_key(event), "requesting a room key")
+        except nio.LocalProtocolError as exc:
+            log.info("room key for {room} already requested: {why}", room=room_id, why=exc)
+        else:
+            log.info("asked {sender} for the room key of session {session} in {room}",
+                     sender=event.sender, session=event.session_id, room=room_id)

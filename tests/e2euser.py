@@ -1,0 +1,156 @@
+"""Someone in an encrypting Matrix client (as Element is): matrix-nio with its crypto,
+driven from Twisted through the same asyncio bridge the bot needs.
+
+The person trusts every device they see (as a user who clicks through would); what they
+read is what their client decrypted, so a test that waits for a reply proves it decrypts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import nio
+from twisted.internet import defer
+
+MEGOLM = {"type": "m.room.encryption", "state_key": "",
+          "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+
+
+def bridge(coroutine) -> defer.Deferred:
+    return defer.Deferred.fromFuture(asyncio.ensure_future(coroutine))
+
+
+class E2EUser:
+    """One device of a Matrix user, with its own crypto store under *store*."""
+
+    def __init__(self, url: str, account: dict, store: Path):
+        store.mkdir(parents=True, exist_ok=True)
+        self.user_id, self.password = account["user_id"], account["password"]
+        self.client = nio.AsyncClient(
+            url, self.user_id, store_path=str(store),
+            config=nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
+        self.timeline: dict[str, list] = {}  # room → events seen, as nio parsed them
+        self.invites: dict[str, dict] = {}  # room → our invite's content
+        self._since: str | None = None
+
+    @classmethod
+    async def login(cls, url: str, account: dict, store: Path, device: str) -> E2EUser:
+        user = cls(url, account, store)
+        response = await bridge(user.client.login(user.password, device_name=device))
+        assert isinstance(response, nio.LoginResponse), response
+        await user.sync(0)
+        return user
+
+    @property
+    def device_id(self) -> str:
+        return self.client.device_id
+
+    async def close(self) -> None:
+        await bridge(self.client.close())
+
+    async def sync(self, timeout_ms: int = 500) -> None:
+        await bridge(self._sync(timeout_ms))
+
+    async def _sync(self, timeout_ms: int) -> None:
+        client = self.client
+        response = await client.sync(timeout=timeout_ms, since=self._since,
+                                     full_state=self._since is None)
+        assert isinstance(response, nio.SyncResponse), response
+        self._since = response.next_batch
+        for room_id, info in response.rooms.join.items():
+            self.timeline.setdefault(room_id, []).extend(info.timeline.events)
+        for room_id, info in response.rooms.invite.items():
+            for event in info.invite_state:
+                if isinstance(event, nio.InviteMemberEvent) and event.state_key == self.user_id:
+                    self.invites[room_id] = {"sender": event.sender, **event.content}
+        await self._keys()
+
+    async def _keys(self) -> None:
+        client = self.client
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
+        for user_id in list(client.device_store.users):
+            for device in client.device_store.active_user_devices(user_id):
+                if not client.olm.is_device_verified(device):
+                    client.verify_device(device)
+
+    async def create_room(self, *, invite: tuple[str, ...] = (), is_direct: bool = False,
+                          encrypted: bool = True, name: str | None = None) -> str:
+        response = await bridge(self.client.room_create(
+            name=name, invite=list(invite), is_direct=is_direct,
+            preset=nio.RoomPreset.trusted_private_chat if is_direct
+            else nio.RoomPreset.private_chat,
+            initial_state=[MEGOLM] if encrypted else []))
+        assert isinstance(response, nio.RoomCreateResponse), response
+        return response.room_id
+
+    async def join(self, room_id: str) -> None:
+        response = await bridge(self.client.join(room_id))
+        assert isinstance(response, nio.JoinResponse), response
+
+    async def invite(self, room_id: str, user_id: str) -> None:
+        response = await bridge(self.client.room_invite(room_id, user_id))
+        assert isinstance(response, nio.RoomInviteResponse), response
+
+    async def wait_member(self, room_id: str, user_id: str, timeout: float = 20) -> None:
+        await self.wait_for(lambda: user_id in getattr(self.client.rooms.get(room_id),
+                                                       "users", {}), timeout,
+                            f"{user_id} joining {room_id}")
+
+    async def wait_invite(self, sender: str, timeout: float = 20) -> tuple[str, dict]:
+        found = await self.wait_for(lambda: next(
+            ((room, content) for room, content in self.invites.items()
+             if content["sender"] == sender), None), timeout, f"an invite from {sender}")
+        del self.invites[found[0]]
+        return found
+
+    async def send(self, room_id: str, body: str, *, thread: str | None = None) -> str:
+        """Say *body* (encrypted if the room is); the event id."""
+        await self.sync(0)
+        content: dict = {"msgtype": "m.text", "body": body}
+        if thread:
+            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread,
+                                       "is_falling_back": True,
+                                       "m.in_reply_to": {"event_id": thread}}
+        response = await bridge(self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True))
+        assert isinstance(response, nio.RoomSendResponse), response
+        return response.event_id
+
+    def events(self, room_id: str) -> list:
+        return self.timeline.get(room_id, [])
+
+    async def wait_event(self, room_id: str, match, timeout: float = 20):
+        """The first event seen in the room that *match* accepts (nio's parsed event:
+        ``.source`` is the decrypted dict)."""
+        return await self.wait_for(lambda: next(
+            (event for event in self.events(room_id) if match(event)), None), timeout,
+            f"a matching event in {room_id}")
+
+    async def wait_for(self, found, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = found()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {what} within {timeout} s")
+            await self.sync(300)
+
+
+def decrypted_answer(bot_id: str, event_id: str):
+    """A matcher: the bot's decrypted notice in reply to *event_id*."""
+    def match(event) -> bool:
+        content = event.source.get("content", {})
+        relates = content.get("m.relates_to") or {}
+        return (getattr(event, "decrypted", False) and event.sender == bot_id
+                and content.get("msgtype") == "m.notice"
+                and relates.get("m.in_reply_to", {}).get("event_id") == event_id)
+    return match
