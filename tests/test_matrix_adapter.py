@@ -12,12 +12,13 @@ from twisted.internet import defer, reactor, task
 
 from kojibot import config
 from kojibot.adapters.matrix import rooms
-from kojibot.adapters.matrix.homeserver import MatrixAdapter, MatrixSettings, adapter_from_config
+from kojibot.adapters.matrix.homeserver import MatrixAdapter, MatrixSettings
 from kojibot.adapters.matrix.saved import SavedSession
 from kojibot.adapters.matrix.sendqueue import SendQueues
 from kojibot.chat import render
 from kojibot.chat.message import bold, code, link, state, text
 from kojibot.chat.model import Incoming, Reply, Target
+from kojibot.settings import matrix_settings
 from tests.busmessages import until
 from tests.synapse import from_bot, log_lines
 
@@ -179,12 +180,12 @@ def test_config_matrix_section():
         config.parse(base)
 
 
-def test_adapter_from_config(tmp_path, logged):
+def test_adapter_from_the_config_section(tmp_path, logged):
     settings = config.parse("[matrix]\nhomeserver = https://matrix.example.org\n"
                             "user_id = @kojibot:example.org\naccess_token = syt_x\n"
                             "tls_verify = no\nauto_join = anyone\n")
-    adapter = adapter_from_config(settings.matrix, lambda incoming: None,
-                                  state_dir=str(tmp_path))
+    adapter = MatrixAdapter(matrix_settings(settings.matrix), lambda incoming: None,
+                            state_dir=str(tmp_path))
     assert adapter.client.ssl is False and adapter.settings.auto_join == ("anyone",)
     assert "syt_x" not in repr(adapter.settings)
     assert "TLS certificate verification is off for https://matrix.example.org" in logged

@@ -110,7 +110,7 @@ async def test_pasted_link_is_answered_like_the_command(bot, kojihub):
 async def test_help(bot):
     assert await ask(bot, "!help") == (
         "Commands: alerts, build, eta, help, iam, latest, subscribe, subscriptions, task, "
-        "unsubscribe, unwatch, user, watch, watches. !help COMMAND tells more.")
+        "unsubscribe, unwatch, user, watch, watches, why. !help COMMAND tells more.")
     assert await ask(bot, "!help task") == (
         "Usage: !task ID — Show a task: method, package, arch, state, owner, times or ETA, "
         "and its kojiweb link.")

@@ -136,6 +136,8 @@ class Crypto:
     async def request_key(self, source: dict, room_id: str) -> None:
         """Ask the sender's devices (and ours) for the room key of an event we could not
         decrypt; once per session."""
+        log.warn("cannot decrypt {event} from {sender} in {room}; asking for its key",
+                 event=source.get("event_id"), sender=source.get("sender"), room=room_id)
         event = nio.MegolmEvent.from_dict(source)
         if not isinstance(event, nio.MegolmEvent) or event.session_id in self.asked:
             return

@@ -1,12 +1,12 @@
 """Matrix: one matrix-nio AsyncClient, a sync loop, one ordered send queue per room.
 
 The adapter is a Twisted service on Twisted's asyncio reactor (the CLI installs it); every
-nio coroutine runs through ``matrixcalls.nio_call``. It logs in (or reuses the saved
-token), syncs from the saved ``next_batch`` (filling a gap from room history after a long
-absence), hands each person's text to ``receive`` as an ``Incoming``, answers invites,
-notices kicks and encryption, and sends what the core ``deliver``s as ``m.notice`` replies.
-Event meaning and message content live in ``matrixrooms``, DMs in ``matrixdirect``, saved
-state in ``matrixstate``, send queues in ``matrixqueue``; this file moves data.
+nio coroutine runs through ``niocalls.nio_call``. It logs in (or reuses the saved token),
+syncs from the saved ``next_batch`` (filling a gap from room history after a long absence),
+hands each person's text to ``receive`` as an ``Incoming``, answers invites, notices kicks,
+and sends what the core ``deliver``s as ``m.notice`` replies. Event meaning and message
+content live in ``rooms``, encryption in ``crypto``, DMs in ``direct``, saved state in
+``saved``, send queues in ``sendqueue``; this file moves data.
 """
 
 from __future__ import annotations
@@ -38,10 +38,9 @@ from kojibot.adapters.matrix.saved import SavedSession
 from kojibot.adapters.matrix.sendqueue import CANCELLED, SendQueues
 from kojibot.chat.message import text
 from kojibot.chat.model import Incoming, Reply, Target
-from kojibot.settings import matrix_settings
 from kojibot.upkeep import Upkeep
 
-__all__ = ["MatrixAdapter", "MatrixSettings", "adapter_from_config"]
+__all__ = ["MatrixAdapter", "MatrixSettings"]
 
 log = Logger(namespace="kojibot.matrix")
 
@@ -295,8 +294,6 @@ class MatrixAdapter(Service):
 
     def _undecryptable(self, room_id: str, event: dict) -> None:
         """A message we have no key for: say so in one line and ask for the key."""
-        log.warn("cannot decrypt {event} from {sender} in {room}; asking for its key",
-                 event=event.get("event_id"), sender=event.get("sender"), room=room_id)
         self._spawn(nio_call(self.crypto.request_key(event, room_id)),
                     f"requesting a room key in {room_id}")
         self.deliver(Reply(Target(self.network, room_id),
@@ -305,8 +302,8 @@ class MatrixAdapter(Service):
 
     def _encrypted(self, room_id: str, person: str | None) -> None:
         self.warned.add(room_id)
-        log.warn("{room} is end-to-end encrypted: the bot does not post there (no E2EE "
-                 "support); replies and events for it are dropped", room=room_id)
+        log.warn("{room} is end-to-end encrypted and [matrix] encryption refuses it: nothing "
+                 "is posted there", room=room_id)
         if person and person != self.me:
             self.deliver(Reply(Target(self.network, person, direct=True),
                                text(rooms.encrypted_notice(room_id))))
@@ -396,9 +393,3 @@ class MatrixAdapter(Service):
         log.error("cannot post in {room}: {why}; dropped: {line}", room=room_id,
                   why=error_text(response), line=item.reply.message.plain()[:200])
         return None
-
-
-def adapter_from_config(section, receive: Callable[[Incoming], object], *,
-                        state_dir: str) -> MatrixAdapter:
-    """The adapter for the config's ``[matrix]`` section; saved state goes in *state_dir*."""
-    return MatrixAdapter(matrix_settings(section), receive, state_dir=state_dir)
