@@ -14,9 +14,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from kojibot.chat.message import Part, link
+from kojibot.chat.message import Part, link, text
 from kojibot.wording import logreasons
-from txkoji.states import TaskState
+from txkoji.states import BuildState, TaskState
 from txkoji.task import Task
 
 TAIL = 64 * 1024  # bytes read from the end of each log
@@ -40,6 +40,13 @@ def failed_children(children: list[Task]) -> list[Task]:
     failed = [child for child in children if child.get("state") == TaskState.FAILED]
     return sorted(failed, key=lambda child: (child.method != "buildArch", child.arch or "",
                                              child["id"]))
+
+
+def first_failed(children: list[Task]) -> Task | None:
+    """The failed subtask that failed first: the leaf whose logs say why."""
+    failed = [child for child in children if child.get("state") == TaskState.FAILED]
+    return min(failed, key=lambda child: (child.get("completion_ts") or 0, child["id"]),
+               default=None)
 
 
 def where(task: Task) -> str:
@@ -66,11 +73,12 @@ async def failure_details(koji: Any, task_id: int | None) -> list[Part]:
     """The failed arch(es) under ``task_id`` with their build.log links, then why."""
     if task_id is None:
         return []
-    failed = failed_children(await koji.getTaskChildren(task_id))
+    children = await koji.getTaskChildren(task_id)
+    failed = failed_children(children)
     if not failed:
         return []
     try:
-        why = await reasons_of(koji)(task_id)
+        why = await reasons_of(koji).of_leaf(first_failed(children))
     except Exception:  # noqa: BLE001 - the logs unreadable: the line goes without why
         why = None
     outputs: dict[int, list[str]] = {}
@@ -123,7 +131,7 @@ class Why:
 class Reasons:
     """Failure reasons of one hub, cached per failed task; at most ``TAIL`` bytes a log.
 
-    Four requests at most: the task and its children, the leaf's result and log list,
+    Three requests at most: the task and its children, the leaf's result and log list,
     then one MultiCall for the log tails."""
 
     def __init__(self, koji: Any, tail: int = TAIL):
@@ -140,16 +148,15 @@ class Reasons:
         task, children = await multicall()
         if task is None:
             return None
-        failed = sorted((child for child in children if child.get("state") == TaskState.FAILED),
-                        key=lambda child: (child.get("completion_ts") or 0, child["id"]))
-        if failed:
-            leaf = failed[0]
-        elif task.get("state") == TaskState.FAILED:
+        leaf = first_failed(children)
+        if leaf is None and task.get("state") == TaskState.FAILED:
             leaf = task
-        elif task.get("state") == TaskState.CANCELED:
-            return Why(task, canceled=True)
-        else:
-            return None
+        elif leaf is None:
+            return Why(task, canceled=True) if task.get("state") == TaskState.CANCELED else None
+        return await self.of_leaf(leaf)
+
+    async def of_leaf(self, leaf: Task) -> Why:
+        """Why the failed task *leaf* failed, read once and then remembered."""
         if leaf["id"] in self.cache:
             self.cache.move_to_end(leaf["id"])
             return self.cache[leaf["id"]]
@@ -218,8 +225,6 @@ def reasons_of(koji: Any) -> Reasons:
 
 async def why_answer(koji: Any, ref: int | str) -> Any:
     """``!why``'s line: why a task (by id) or a build (by NVR or id) failed, with its log."""
-    from kojibot.chat.message import text
-
     subject = f"Task {ref}"
     task_id: int | None = None
     if isinstance(ref, int) or str(ref).isdigit():
@@ -229,7 +234,7 @@ async def why_answer(koji: Any, ref: int | str) -> Any:
         if build is None:
             return text(f"No such build: {ref}")
         subject, task_id = str(build.get("nvr") or ref), build.get("task_id")
-        if build.get("state") not in (3, 4):  # FAILED, CANCELED
+        if build.get("state") not in (BuildState.FAILED, BuildState.CANCELED):
             return text(f"{subject} did not fail: it is {build.state_name}.")
         if task_id is None:
             return text(f"{subject} has no task on the hub to read logs from.")
