@@ -8,16 +8,35 @@ import pika
 from kojibot.chat.render import strip_irc_formatting
 
 FEDORA_BUILD = "org.fedoraproject.prod.buildsys.build.state.change"
+FEDORA_TASK = "org.fedoraproject.prod.buildsys.task.state.change"
+TIME_FIELDS = ("create", "start", "completion")
 
 
-def fedora_build(build_id, name, new, owner="alice", release=None, old=0, task_id=None):
+def fedora_build(build_id, name, new, owner="alice", release=None, old=0, task_id=None,
+                 instance="primary", base_url=None):
     """A koji-fedoramessaging build.state.change body (new/old are state numbers)."""
-    return json.dumps({
+    body = {
         "build_id": build_id, "name": name, "version": "1.0",
         "release": release or f"{build_id}.fc41", "epoch": None, "owner": owner, "old": old,
-        "new": new, "attribute": "state", "task_id": task_id, "instance": "primary",
+        "new": new, "attribute": "state", "task_id": task_id, "instance": instance,
         "request": None, "creation_time": "2026-01-05T10:00:00+00:00",
-        "completion_time": None if new == 0 else "2026-01-05T10:25:10+00:00"}).encode()
+        "completion_time": None if new == 0 else "2026-01-05T10:25:10+00:00"}
+    if base_url:
+        body.update(base_url=base_url, url=f"{base_url}/koji/buildinfo?buildID={build_id}")
+    return json.dumps(body).encode()
+
+
+def fedora_task(info, old, new, owner, base_url, instance="primary"):
+    """A koji-fedoramessaging task.state.change body for the hub's task record ``info``
+    (getTaskInfo with its request): times as epoch seconds, states as names."""
+    record = {key: value for key, value in info.items() if not key.endswith("_ts")}
+    for name in TIME_FIELDS:
+        stamp = info.get(f"{name}_ts")
+        record[f"{name}_time"] = int(stamp) if stamp is not None else None
+    return json.dumps({
+        "id": info["id"], "method": info["method"], "attribute": "state", "old": old,
+        "new": new, "owner": owner, "info": record, "instance": instance,
+        "base_url": base_url}).encode()
 
 
 def publish(url, messages):

@@ -166,11 +166,30 @@ def test_poll_schedule_is_bounded_per_watch_and_in_total():
     assert len(schedule.due(300)) == 100  # at most a batch per round
     schedule.last_round = 300
     assert schedule.next_round(300) == 30  # rounds a tenth of the interval apart
-    schedule.plan(5, now=300)
-    schedule.hurry(5, now=301)  # never later than planned, soon if news suggests
-    assert schedule.due_at[5] == 331
     schedule.drop(5)
     assert 5 not in schedule.due_at
+
+
+def test_news_of_an_end_brings_a_short_bounded_series_of_prompt_checks():
+    schedule = PollSchedule(interval=300, batch=2)
+    for ident in range(3):
+        schedule.plan(ident, now=0)
+    schedule.last_round = 0
+    schedule.prompt(2, now=10)
+    schedule.prompt(99, now=10)  # not a watch: nothing to check
+    assert schedule.next_round(10) == 0  # no waiting for the gap
+    assert schedule.due(10) == [2]
+    times = []
+    now = 10.0
+    while 2 in schedule.prompt_at:
+        schedule.checked(2, now)
+        if 2 in schedule.prompt_at:
+            now = schedule.prompt_at[2][0]
+            times.append(now - 10)
+    assert times == [0.5, 1.5, 2.5, 4.5, 6.5, 10.5, 18.5]  # then the poll as before
+    assert schedule.next_round(now) == 300 - now
+    schedule.prompt(1, now=400)
+    assert schedule.due(400) == [1, 0]  # prompt checks first, then the overdue
 
 
 def test_alert_index_follows_links_packages_and_events():

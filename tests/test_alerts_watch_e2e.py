@@ -11,60 +11,16 @@ from types import SimpleNamespace
 
 import pika
 import pytest_twisted
-from twisted.internet import reactor, task, threads
+from twisted.internet import reactor, task
 
-from kojibot import config
-from kojibot.adapters.irc.network import adapter_from_config
-from kojibot.bot import Bot
-from kojibot.chat.render import strip_irc_formatting
 from tests.builddriver import TaskDriver
 from tests.busmessages import FEDORA_BUILD, fedora_build, publish
+from tests.chatbots import ask, blocking, from_bot, heard, start_bot
 from tests.ircuser import IRCUser
 
 _names = itertools.count(1)
 _sentinels = itertools.count(960000)
 POLL = 2.0  # the bus-less bot's watch_poll_interval, seconds
-
-
-def blocking(function, *args):
-    return threads.deferToThread(function, *args)
-
-
-async def start_bot(peers, nick, state, bus=True, poll=60.0):
-    hub = peers.hub
-    text = (f"[bot]\nnick = {nick}\nstate = {state}\nrate = 1000\n"
-            f"watch_poll_interval = {poll}\n"
-            f"[koji]\nserver = {hub.url}\nweburl = {hub.weburl}\ntopurl = {hub.topurl}\n"
-            f"[irc]\nhost = 127.0.0.1\nport = {peers.ngircd.port}\ntls = no\n"
-            f"channels = {peers.channel}\nline_rate = 10\nburst = 20\n")
-    if bus:
-        text += f"[amqp]\nurl = {peers.rabbitmq.url}\nqueue = kojibot-{nick}\n"
-    bot = Bot(config.parse(text))
-    adapter = adapter_from_config(bot.config.irc, bot.receive)
-    bot.add_adapter(adapter)
-    bot.startService()
-    await adapter.when_ready().addTimeout(20, reactor)
-    if bus:
-        await bot.getServiceNamed("amqp").when_consuming().addTimeout(30, reactor)
-    return SimpleNamespace(bot=bot, name=nick, nick=adapter.nick, state=state)
-
-
-def from_bot(user, nick, direct):
-    """Lines the bot said in a DM to ``user`` (or in the channel), formatting stripped."""
-    return [strip_irc_formatting(h.text) for h in user.messages()
-            if h.nick == nick and (h.target == user.nick) == direct]
-
-
-async def heard(user, nick, pattern, direct=True, timeout=20):
-    found = await user.wait_for(lambda h: h.nick == nick and (h.target == user.nick) == direct
-                                and re.search(pattern, strip_irc_formatting(h.text)),
-                                timeout=timeout)
-    return strip_irc_formatting(found.text)
-
-
-async def ask(user, bot, line, pattern, room=None):
-    user.say(room or bot.nick, line)
-    return await heard(user, bot.nick, pattern, direct=room is None)
 
 
 async def sentinel(peers, bot, owner="alice"):
@@ -153,15 +109,6 @@ async def test_early_srpm_failure_alerts_the_owner(peers):
                 if x.startswith(f"Task {task_id} ")]) == 1
 
 
-async def open_tree(peers, name):
-    """A scratch build task by kojiadmin (nobody's alerts) with two open buildArch tasks."""
-    driver = peers.driver
-    task_id = await blocking(driver.submit, "kojiadmin", name, True)
-    await blocking(driver.close, await blocking(driver.srpm, task_id))
-    arches = await blocking(driver.arch_tasks, task_id, f"{name}-1.0-1", False)
-    return task_id, arches
-
-
 async def quiet(seconds):
     await task.deferLater(reactor, seconds, lambda: None)
 
@@ -169,7 +116,7 @@ async def quiet(seconds):
 @pytest_twisted.ensureDeferred
 async def test_watch_on_a_build_task_reports_once_when_the_tree_ends(peers):
     driver, bot, alice, channel = peers.driver, peers.bus, peers.alice, peers.channel
-    task_id, arches = await open_tree(peers, "watchpkg")
+    task_id, arches = await blocking(peers.driver.open_tree, "watchpkg")
     answer = await ask(alice, bot, f"!watch {task_id}", r"Watching: ", room=channel)
     assert answer.startswith(f"{alice.nick}: Watching: Task {task_id} build watchpkg "
                              "(scratch) [noarch] OPEN by kojiadmin")
@@ -196,7 +143,7 @@ async def test_watch_on_a_build_task_reports_once_when_the_tree_ends(peers):
 @pytest_twisted.ensureDeferred
 async def test_a_watch_survives_a_restart(peers):
     driver, alice = peers.driver, peers.alice
-    task_id, arches = await open_tree(peers, "restartwatch")
+    task_id, arches = await blocking(peers.driver.open_tree, "restartwatch")
     await ask(alice, peers.bus, f"watch {task_id}", r"^Watching: .* in this DM when it ends")
     await peers.bus.bot.stopService()
     await blocking(driver.close, arches["x86_64"])  # while the bot is away
@@ -216,7 +163,7 @@ async def test_without_a_bus_the_poll_reports_within_its_interval(peers):
     poller = await start_bot(peers, f"pollbot{peers.n}", peers.tmp / "poll.sqlite3",
                              bus=False, poll=POLL)
     try:
-        task_id, arches = await open_tree(peers, "pollwatch")
+        task_id, arches = await blocking(peers.driver.open_tree, "pollwatch")
         await ask(alice, poller, f"watch {task_id}", r"^Watching: ")
         for child in (arches["x86_64"], arches["aarch64"], task_id):
             await blocking(driver.close, child)

@@ -104,12 +104,19 @@ def _task_subject(record: dict) -> str | None:
     return subject if subject and subject != record.get("method") else None
 
 
+# Seconds between the prompt checks that follow news of a watch's end: the hub records the
+# end a moment after the bus tells of it (kojid closes a build task after completeBuild).
+PROMPT_DELAYS = (0.0, 0.5, 1.0, 1.0, 2.0, 2.0, 4.0, 8.0)
+
+
 class PollSchedule:
     """When each watch is next checked against the hub, within fixed bounds.
 
     Per watch: at most one check per ``interval`` (later when the bus brings news of it).
     In total: at most ``batch`` watches per round, one hub request per round, rounds at
-    least ``gap`` seconds apart.
+    least ``gap`` seconds apart. News that a watch is ending (``prompt``) starts a short
+    series of checks at ``PROMPT_DELAYS`` that need not wait for the gap: each piece of
+    news brings at most that many checks, so the hub's load stays bounded by the bus's.
     """
 
     def __init__(self, interval: float, batch: int, gap: float | None = None):
@@ -118,6 +125,7 @@ class PollSchedule:
         self.gap = gap if gap is not None else max(1.0, interval / 10)
         self.due_at: dict[int, float] = {}
         self.last_round: float | None = None
+        self.prompt_at: dict[int, tuple[float, int]] = {}  # watch -> (when, checks done)
 
     def __len__(self) -> int:
         return len(self.due_at)
@@ -126,18 +134,33 @@ class PollSchedule:
         """Check the watch one interval from now (or one gap from now, if ``soon``)."""
         self.due_at[watch_id] = now + (self.gap if soon else self.interval)
 
-    def hurry(self, watch_id: int, now: float) -> None:
-        """Check it soon (news suggests the bus missed something), never later than planned."""
+    def prompt(self, watch_id: int, now: float) -> None:
+        """News says the watch is ending: check it now, then at ``PROMPT_DELAYS`` while it
+        has not ended."""
         if watch_id in self.due_at:
-            self.due_at[watch_id] = min(self.due_at[watch_id], now + self.gap)
+            self.prompt_at[watch_id] = (now, 0)
+
+    def checked(self, watch_id: int, now: float) -> None:
+        """A round checked the watch and it goes on: its next prompt check, if any left."""
+        when_done = self.prompt_at.pop(watch_id, None)
+        if when_done is not None and when_done[0] <= now:
+            done = when_done[1] + 1
+            if done < len(PROMPT_DELAYS):
+                self.prompt_at[watch_id] = (now + PROMPT_DELAYS[done], done)
+        elif when_done is not None:
+            self.prompt_at[watch_id] = when_done
 
     def drop(self, watch_id: int) -> None:
         self.due_at.pop(watch_id, None)
+        self.prompt_at.pop(watch_id, None)
 
     def due(self, now: float) -> list[int]:
-        """The watches to check in a round starting now, most overdue first."""
-        ready = sorted((when, ident) for ident, when in self.due_at.items() if when <= now)
-        return [ident for _, ident in ready[:self.batch]]
+        """The watches to check in a round starting now: prompt ones, then the most overdue."""
+        prompt = sorted((when, ident) for ident, (when, _) in self.prompt_at.items()
+                        if when <= now)
+        ready = [(when, ident) for ident, when in self.due_at.items()
+                 if when <= now and ident not in self.prompt_at]
+        return [ident for _, ident in (prompt + sorted(ready))[:self.batch]]
 
     def next_round(self, now: float) -> float | None:
         """Seconds until the next round should start; None with nothing to watch."""
@@ -146,4 +169,6 @@ class PollSchedule:
         earliest = min(self.due_at.values())
         if self.last_round is not None:
             earliest = max(earliest, self.last_round + self.gap)
+        if self.prompt_at:
+            earliest = min(earliest, min(when for when, _ in self.prompt_at.values()))
         return max(0.0, earliest - now)
