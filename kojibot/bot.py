@@ -9,6 +9,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 import txkoji
+from kojibot.bus.origin import HubOrigin
 from kojibot.chat.dispatcher import Dispatcher
 from kojibot.chat.model import Adapter, Incoming, Reply
 from kojibot.chat.ratelimit import RateLimit
@@ -51,8 +52,12 @@ class Bot(MultiService):
         self.adapters: dict[str, Adapter] = {}
         self.outbox = OutboxPump(self.store, self.adapters, coalesce=config.bot.digest_after,
                                  window=config.bot.digest_window)
+        amqp = settings.amqp
         self.relay = Relay(self.store, self.subscriptions, self.koji,
-                           on_queued=self.outbox.kick)
+                           on_queued=self.outbox.kick,
+                           origin=HubOrigin(getattr(self.koji, "server", None), amqp.instance,
+                                            amqp.topic_prefix)
+                           if amqp is not None else None)
         self.alerts = Alerts(self.store, self.koji, self.relay.owners, self.relay.reactor)
         self.watcher = Watcher(self.store, self.koji, on_queued=self.outbox.kick,
                                interval=config.bot.watch_poll_interval,

@@ -182,6 +182,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "ca": Field(str),
         "cert": Field(str),
         "key": Field(str),
+        "instance": Field(str),
+        "topic_prefix": Field(str),
     },
 }
 

@@ -145,3 +145,21 @@ async def test_broker_restart_mid_stream_loses_nothing(relay_bot, rabbitmq):
                 timeout=90)
     total, names = count_events(lines_from(op, adapter.nick), "restartpkg")
     assert total == 200 and len(names) == len(set(names))
+
+
+@pytest_twisted.ensureDeferred
+async def test_another_hubs_events_on_the_same_bus_are_not_relayed(relay_bot, rabbitmq):
+    adapter, op, channel, _ = relay_bot
+    await subscribe(op, adapter, channel, "package twohubs complete")
+    ours = "http://127.0.0.1"  # the host of the bot's hub, as the plugin sends it
+    await threads.deferToThread(publish, rabbitmq.url, [
+        (FEDORA_BUILD, fedora_build(920001, "twohubs", 1, instance="stg",
+                                    base_url="https://koji.stg.example.test")),
+        (FEDORA_BUILD, fedora_build(920002, "twohubs", 1, base_url=ours)),
+        (FEDORA_BUILD, fedora_build(920003, "twohubs", 1, instance="stg")),
+        (FEDORA_BUILD, fedora_build(920004, "twohubs", 1)),
+    ])
+    await line_about(op, adapter.nick, r"twohubs-1\.0-920004\.fc41 COMPLETE")
+    relayed = sorted(line.split()[0] for line in lines_from(op, adapter.nick)
+                     if line.startswith("twohubs-"))
+    assert relayed == ["twohubs-1.0-920002.fc41", "twohubs-1.0-920004.fc41"]

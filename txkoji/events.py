@@ -11,11 +11,15 @@ from txkoji.task import Task
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
-    """What every event carries. ``dedupe_key`` is the same for redeliveries of one event."""
+    """What every event carries. ``dedupe_key`` is the same for redeliveries of one event.
+    ``instance`` and ``hub_host`` tell which hub sent it, where the message says (Fedora's
+    messages name the hub's instance and its web address)."""
     kind: ClassVar[str] = "event"
     routing_key: str
     dedupe_key: str
     message_id: str | None = None
+    instance: str | None = None
+    hub_host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

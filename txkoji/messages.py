@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from enum import IntEnum
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from txkoji import amqp10, times
 from txkoji.build import Build
@@ -80,11 +81,28 @@ def parse(routing_key: str, headers: Mapping | None, body: bytes | str, *,
     except amqp10.AMQPDecodeError as exc:
         raise MalformedMessage(f"body: {exc}") from None
     topic, action = route
-    made = _HANDLERS[topic](_json(text), action, stamp)
+    body = _json(text)
+    made = _HANDLERS[topic](body, action, stamp)
     if made is None:
         return None
     cls, args, key = made
-    return cls(*args, routing_key=routing_key, dedupe_key=key, message_id=message_id)
+    instance = body.get("instance")
+    return cls(*args, routing_key=routing_key, dedupe_key=key, message_id=message_id,
+               instance=instance[:100] if type(instance) is str else None,
+               hub_host=_hub_host(body))
+
+
+def _hub_host(body: dict) -> str | None:
+    """The host of the hub's web address in the message, if it has one (Fedora's do)."""
+    for key in ("base_url", "url"):
+        url = body.get(key)
+        if type(url) is str:
+            try:
+                host = urlsplit(url).hostname
+            except ValueError:
+                return None
+            return host[:255] if host else None
+    return None
 
 
 # Routing ------------------------------------------------------------------------------------

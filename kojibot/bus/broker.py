@@ -81,6 +81,8 @@ class AMQPSettings:
     ca: str | None = None  # PEM file of CAs to verify the broker with (default: the system's)
     cert: str | None = None  # client certificate (PEM) and its key: EXTERNAL login
     key: str | None = None
+    instance: str | None = None  # only events of this hub instance count (kojibot.bus.origin)
+    topic_prefix: str | None = None  # only routing keys under this prefix count
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "topics", tuple(self.topics))

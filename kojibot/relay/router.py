@@ -14,6 +14,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from kojibot.bus.origin import HubOrigin
 from kojibot.chat.message import to_json
 from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
@@ -34,9 +35,11 @@ Route = Callable[[messages.Event], Awaitable[list[OutboxEntry]]]
 
 class Relay:
     def __init__(self, store: Store, index: SubscriptionIndex, koji: Any, *,
-                 on_queued: Callable[[], object] = lambda: None, reactor=None):
+                 on_queued: Callable[[], object] = lambda: None,
+                 origin: HubOrigin | None = None, reactor=None):
         if reactor is None:
             from twisted.internet import reactor
+        self.origin = origin or HubOrigin(getattr(koji, "server", None))
         self.store = store
         self.index = index
         self.koji = koji
@@ -60,6 +63,8 @@ class Relay:
                 outcomes.append("reject")
                 continue
             outcomes.append("ack")
+            if event is not None and not self.origin.ours(event):
+                continue
             entries = await self.entries(event) if event is not None else []
             if event is not None:
                 for route in self.routes:
