@@ -21,7 +21,14 @@ from kojibot.state.store import Alert, Subscription, WatchRecord
 from kojibot.wording import timefmt
 from kojibot.wording.answers import build_answer, task_answer, user_answer
 from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
-from kojibot.wording.eventnames import DEFAULT_EVENTS, EVENTS, OPTIONS
+from kojibot.wording.eventnames import (
+    DEFAULT_EVENTS,
+    EVENTS,
+    NOT_MINE,
+    OPTIONS,
+    PACKAGE_EVENTS,
+    TRANSITIONS,
+)
 from kojibot.wording.failures import why_answer
 
 if TYPE_CHECKING:
@@ -31,7 +38,10 @@ __all__ = [
     "ALERT_EVENTS",
     "DEFAULT_EVENTS",
     "EVENTS",
+    "NOT_MINE",
     "OPTIONS",
+    "PACKAGE_EVENTS",
+    "TRANSITIONS",
     "WATCHES_PER_PERSON",
     "Alert",
     "Annotated",

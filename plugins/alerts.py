@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import ALERT_EVENTS, DEFAULT_EVENTS, Alert, Context, command, text
+from kojibot.api import ALERT_EVENTS, DEFAULT_EVENTS, NOT_MINE, Alert, Context, command, text
 
 EVENT_HELP = "EVENT: started, complete, failed, canceled, deleted or all (default: complete " \
              "failed)."
@@ -14,15 +14,18 @@ class _Problem(Exception):
     pass
 
 
-def _events(words: tuple[str, ...]) -> frozenset[str]:
+def _events(words: tuple[str, ...], options: tuple[str, ...] = ()) -> frozenset[str]:
     wanted = {word.lower() for word in words}
+    chosen = wanted & set(options)
+    wanted -= chosen
     if "all" in wanted:
-        return frozenset(ALERT_EVENTS)
+        wanted = (wanted - {"all"}) | set(ALERT_EVENTS)
     unknown = sorted(wanted - set(ALERT_EVENTS))
     if unknown:
+        extra = f" (and {', '.join(options)})" if options else ""
         raise _Problem(f"Unknown event {unknown[0][:20]!r}: use {', '.join(ALERT_EVENTS)} "
-                       "or all.")
-    return frozenset(wanted or DEFAULT_EVENTS)
+                       f"or all{extra}.")
+    return frozenset((wanted or DEFAULT_EVENTS) | chosen)
 
 
 def _describe(alert: Alert, koji_user: str | None) -> str:
@@ -64,14 +67,14 @@ async def alerts_off(ctx: Context):
 
 @command("alerts package")
 async def alerts_package(ctx: Context, name: str, *events: Annotated[str, "EVENT...|off"]):
-    """A DM when package NAME's builds change state (NAME may be a glob); NAME off stops
-    it."""
+    """A DM when package NAME's builds change state (NAME may be a glob); add not-mine to
+    leave out your own builds; NAME off stops it."""
     if [word.lower() for word in events] == ["off"]:
         if not ctx.remove_alerts("package", name):
             return text(f"You have no alert for package {name[:40]}.")
         return text(f"Alert off: package {name[:40]}.")
     try:
-        alert = ctx.set_alert("package", name, _events(events))
+        alert = ctx.set_alert("package", name, _events(events, (NOT_MINE,)))
     except _Problem as exc:
         return text(str(exc))
     return text(f"Alert on: a DM for {_describe(alert, ctx.koji_user())}.")

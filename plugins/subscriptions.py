@@ -4,25 +4,41 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import DEFAULT_EVENTS, EVENTS, OPTIONS, Context, command, text
+from kojibot.api import (
+    DEFAULT_EVENTS,
+    EVENTS,
+    OPTIONS,
+    PACKAGE_EVENTS,
+    TRANSITIONS,
+    Context,
+    command,
+    text,
+)
 
 IN_A_CHANNEL = "Subscriptions belong to channels: ask in the channel that should see the events."
 EVENT_HELP = ("EVENT: started, complete, failed, canceled, deleted, tagged, untagged or all "
-              "(default: complete failed); add why to say why failed builds failed.")
+              "(default: complete failed); broken is a first failure after a success in the "
+              "same target, fixed a first success after a failure; add why to say why failed "
+              "builds failed.")
 
 
 async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]):
     if ctx.incoming.direct:
         return text(IN_A_CHANNEL)
     wanted = {event.lower() for event in events}
+    if kind == "packages":
+        known, every, options, default = PACKAGE_EVENTS, PACKAGE_EVENTS, (), PACKAGE_EVENTS
+    else:
+        known, every, options, default = (*EVENTS, *TRANSITIONS), EVENTS, OPTIONS, \
+            DEFAULT_EVENTS
     if "all" in wanted:
-        wanted = set(EVENTS)
-    unknown = sorted(wanted - set(EVENTS) - set(OPTIONS))
+        wanted = (wanted - {"all"}) | set(every)
+    unknown = sorted(wanted - set(known) - set(options))
     if unknown:
-        return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(EVENTS)} or all"
-                    f" (and {', '.join(OPTIONS)}).")
-    options = wanted & set(OPTIONS)
-    chosen = frozenset((wanted - options or DEFAULT_EVENTS) | options)
+        extra = f" (and {', '.join(options)})" if options else ""
+        return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(known)} or all{extra}.")
+    chosen_options = wanted & set(options)
+    chosen = frozenset((wanted - chosen_options or set(default)) | chosen_options)
     verb = "Subscribed" if ctx.subscribe(kind, name, chosen) else "Already subscribed"
     return text(f"{verb}: {kind} {name} ({' '.join(sorted(chosen))}) in {ctx.incoming.room}")
 
@@ -54,6 +70,13 @@ async def subscribe_owner(ctx, name: str, *events: Annotated[str, "EVENT"]):
     return await _subscribe(ctx, "owner", name, events)
 
 
+@command("subscribe packages", permission="operator")
+async def subscribe_packages(ctx, name: str, *events: Annotated[str, "EVENT"]):
+    """Post changes to the package lists of tags for package NAME (or a glob) here. EVENT:
+    added, updated (owner or arches), blocked, unblocked, removed or all (default: all)."""
+    return await _subscribe(ctx, "packages", name, events)
+
+
 for _declared in (subscribe_package, subscribe_tag, subscribe_owner):
     _declared.help += " " + EVENT_HELP
 
@@ -74,6 +97,12 @@ async def unsubscribe_tag(ctx, name: str):
 async def unsubscribe_owner(ctx, name: str):
     """Stop posting Koji user NAME's build events here."""
     return await _unsubscribe(ctx, "owner", name)
+
+
+@command("unsubscribe packages", permission="operator")
+async def unsubscribe_packages(ctx, name: str):
+    """Stop posting package-list changes of package NAME here."""
+    return await _unsubscribe(ctx, "packages", name)
 
 
 @command("subscriptions")

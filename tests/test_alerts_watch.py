@@ -207,6 +207,17 @@ def test_alert_index_follows_links_packages_and_events():
     assert index.match("carol", "bash", "failed") == [("irc", "al")]
 
 
+def test_not_mine_leaves_out_the_persons_own_builds():
+    index = AlertIndex()
+    index.set_person("irc", "al", "Alice", [Alert("irc", "al", "package", "bash",
+                                                  frozenset({"complete", "not-mine"}))])
+    assert index.match("bob", "bash", "complete") == [("irc", "al")]
+    assert index.match("alice", "bash", "complete") == []
+    index.set_person("irc", "al", None, [Alert("irc", "al", "package", "bash",
+                                               frozenset({"complete", "not-mine"}))])
+    assert index.match("alice", "bash", "complete") == [("irc", "al")]  # no link: not known
+
+
 # DM alerts through the relay -------------------------------------------------------------
 
 @pytest.fixture
@@ -451,6 +462,11 @@ async def test_alerts_commands_and_their_errors(bot):
     assert bot.alerts.index.match("alice", "bash", "failed") == [("irc", "alice_")]
     assert await say(bot, "!alerts package gcc off") == ["You have no alert for package gcc."]
     await say(bot, "!alerts package gcc")
+    assert await say(bot, "!alerts package gcc off") == ["Alert off: package gcc."]
+    assert await say(bot, "!alerts package gcc failed not-mine") == [
+        "Alert on: a DM for package gcc (failed not-mine)."]
+    assert await say(bot, "!alerts on not-mine") == [
+        "Unknown event 'not-mine': use started, complete, failed, canceled, deleted or all."]
     assert await say(bot, "!alerts package gcc off") == ["Alert off: package gcc."]
     assert await say(bot, "!alerts off now") == [
         "too many arguments. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"]

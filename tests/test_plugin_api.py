@@ -93,8 +93,8 @@ async def test_help_comes_from_the_command_tree(bot):
     assert (await say(bot, "!help alerts package"))[0].startswith(
         "Usage: !alerts package NAME [EVENT...|off] — A DM when package NAME's builds")
     assert await say(bot, "!help subscribe") == [
-        "Usage: !subscribe package|tag|owner NAME [EVENT...] — Subcommands: package, tag, "
-        "owner."]
+        "Usage: !subscribe package|tag|owner|packages NAME [EVENT...] — Subcommands: "
+        "package, tag, owner, packages."]
     assert await say(bot, "!help subscribe colour") == [
         "No command subscribe colour. Commands: alerts, help, subscribe, subscriptions, team, "
         "unsubscribe"]

@@ -1,6 +1,7 @@
 """Relay and outbox without a broker or chat server: deliveries are made here, the
 adapter is a recorder standing in for IRC/Matrix (those run for real in test_relay_e2e.py)."""
 
+import json
 from types import SimpleNamespace
 
 import pytest_twisted
@@ -163,3 +164,54 @@ async def test_rows_beyond_the_in_flight_limit_wait_without_becoming_a_digest(tm
     clock.advance(0)
     lines = adapter.lines()
     assert len(lines) == 60 and not [text for _, text in lines if "builds completed" in text]
+
+
+@pytest_twisted.ensureDeferred
+async def test_broken_and_fixed_are_the_turns_of_a_packages_outcome(tmp_path):
+    store, relay = setup([sub("#turns", "package", "bash", {"broken", "fixed"}),
+                          sub("#fails", "package", "bash", {"failed"})], tmp_path)
+    sequence = [(1, 1), (2, 3), (3, 3), (4, 1), (5, 1), (6, 3)]  # (build id, new state)
+    for build_id, new in sequence:
+        await relay.handle([build_change(build_id, "bash", new)])
+    await relay.handle([build_change(2, "bash", 3)])  # a redelivery changes nothing
+    turns = [(r.target, r.message[0]["text"]) for r in store.pending() if r.target == "#turns"]
+    assert turns == [("#turns", "bash-1.0-2.fc41"), ("#turns", "bash-1.0-4.fc41"),
+                     ("#turns", "bash-1.0-6.fc41")]
+    assert len([r for r in store.pending() if r.target == "#fails"]) == 3
+    assert store.note_outcome("bash", "", 6, "FAILED") == "COMPLETE"
+    assert store.note_outcome("bash", "", 5, "FAILED") is None  # older news
+
+
+@pytest_twisted.ensureDeferred
+async def test_package_list_changes_reach_packages_subscriptions(tmp_path):
+    store, relay = setup([sub("#pl", "packages", "python-*", {"blocked", "added"}),
+                          sub("#builds", "package", "python-*", EVENTS)], tmp_path)
+
+    def change(action, n):
+        body = json.dumps({"tag": "f41", "package": "python-six", "action": action,
+                           "owner": "alice", "user": "releng", "instance": "primary"})
+        return Delivery("org.fedoraproject.prod.buildsys.package.list.change", {},
+                        body.encode(), n, False, message_id=f"pl-{n}")
+
+    await relay.handle([change("add", 1), change("unblock", 2), change("block", 3)])
+    lines = ["".join(p if isinstance(p, str) else p["text"] for p in r.message)
+             for r in store.pending()]
+    assert [r.target for r in store.pending()] == ["#pl", "#pl"]
+    assert lines == [f"python-six added to f41 by releng (owner alice) — "
+                     f"{WEB}/packageinfo?packageID=python-six",
+                     f"python-six blocked in f41 by releng — {WEB}/packageinfo?packageID=python-six"]
+
+
+def test_a_build_that_took_no_time_does_not_say_so():
+    from kojibot.wording.describe import build_event_line
+    from txkoji.build import Build
+
+    empty = Build(name="e", version="1", release="1", nvr="e-1-1", start_ts=100.0,
+                  completion_ts=100.0)
+    assert build_event_line(empty, "COMPLETE", None, "alice", None).plain() == \
+        "e-1-1 COMPLETE by alice"
+    deleted = Build(empty, completion_ts=400.0)
+    assert build_event_line(deleted, "DELETED", "COMPLETE", None, None).plain() == \
+        "e-1-1 DELETED (was COMPLETE)"
+    assert build_event_line(deleted, "COMPLETE", None, None, None).plain() == \
+        "e-1-1 COMPLETE, took 5m 00s"

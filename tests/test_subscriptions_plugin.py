@@ -56,13 +56,30 @@ async def test_subscriptions_persist_and_unsubscribe(make_bot):
 async def test_bad_subscription_input(make_bot):
     bot = make_bot()
     assert await say(bot, "!subscribe colour blue", operator=True) == [
-        "Unknown 'colour'. Usage: !subscribe package|tag|owner NAME [EVENT...]"]
+        "Unknown 'colour'. Usage: !subscribe package|tag|owner|packages NAME [EVENT...]"]
     assert await say(bot, "!subscribe package bash exploded", operator=True) == [
         "Unknown event 'exploded': use started, complete, failed, canceled, deleted, tagged, "
-        "untagged or all (and why)."]
+        "untagged, broken, fixed or all (and why)."]
+    assert await say(bot, "!subscribe packages bash complete", operator=True) == [
+        "Unknown event 'complete': use added, updated, blocked, unblocked, removed or all."]
     assert await say(bot, "!subscribe package", operator=True) == [
-        "missing NAME. Usage: !subscribe package|tag|owner NAME [EVENT...]"]
+        "missing NAME. Usage: !subscribe package|tag|owner|packages NAME [EVENT...]"]
     assert await say(bot, "subscribe package bash", room=None) == [
         "!subscribe needs channel operator rights here."]
     assert await say(bot, "subscribe package bash", room=None, account="root") == [
         "Subscriptions belong to channels: ask in the channel that should see the events."]
+
+
+@pytest_twisted.ensureDeferred
+async def test_transitions_and_package_lists_are_subscribed_like_events(make_bot):
+    bot = make_bot()
+    assert await say(bot, "!subscribe package bash broken fixed why", operator=True) == [
+        "Subscribed: package bash (broken fixed why) in #koji"]
+    assert await say(bot, "!subscribe packages python-*", operator=True) == [
+        "Subscribed: packages python-* (added blocked removed unblocked updated) in #koji"]
+    assert [s.room for s in bot.subscriptions.match("package", "bash", "broken")] == ["#koji"]
+    assert bot.subscriptions.match("package", "bash", "failed") == []
+    assert [s.room for s in bot.subscriptions.match("packages", "python-six", "blocked")] == \
+        ["#koji"]
+    assert await say(bot, "!unsubscribe packages python-*", operator=True) == [
+        "Unsubscribed: packages python-* in #koji"]

@@ -19,7 +19,7 @@ from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.state.store import Alert, OutboxEntry, Store, Subscription
 from kojibot.wording import describe
-from kojibot.wording.eventnames import EVENT_OF_STATE, event_word, past_tense
+from kojibot.wording.eventnames import EVENT_OF_STATE, NOT_MINE, event_word, past_tense
 from kojibot.wording.failures import failure_details
 from txkoji import messages, web
 
@@ -49,11 +49,15 @@ class AlertIndex:
     def __init__(self) -> None:
         self.index = SubscriptionIndex()
         self.entries: dict[tuple[str, str], list[Subscription]] = {}
+        self.koji_users: dict[tuple[str, str], str] = {}  # lower-case, for not-mine
 
     def set_person(self, network: str, identity: str, koji_user: str | None,
                    alerts: Iterable[Alert]) -> None:
         for old in self.entries.pop((network, identity), ()):
             self.index.remove(old)
+        self.koji_users.pop((network, identity), None)
+        if koji_user:
+            self.koji_users[(network, identity)] = koji_user.lower()
         subs = []
         for alert in alerts:
             pattern = koji_user if alert.kind == "owner" else alert.pattern
@@ -73,6 +77,9 @@ class AlertIndex:
         found = {}
         for kind, value in (("owner", owner), ("package", package)):
             for sub in self.index.match(kind, value, event):
+                if NOT_MINE in sub.events and owner and \
+                        self.koji_users.get((sub.network, sub.room)) == owner.lower():
+                    continue
                 found[(sub.network, sub.room)] = None
         return list(found)
 

@@ -20,7 +20,7 @@ from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.state.store import OutboxEntry, Store
 from kojibot.wording import describe
-from kojibot.wording.eventnames import WHY, event_word
+from kojibot.wording.eventnames import TRANSITIONS, WHY, event_word, transition
 from kojibot.wording.failures import reasons_of
 from txkoji import messages
 
@@ -28,6 +28,7 @@ log = Logger()
 
 NAME_WAIT = 2.0  # seconds a line may wait for a user name from the hub
 WHY_WAIT = 5.0  # seconds a failure line of a "why" subscription may wait for its reason
+OUTCOMES = ("COMPLETE", "FAILED")  # the build states broken/fixed compare
 
 
 Route = Callable[[messages.Event], Awaitable[list[OutboxEntry]]]
@@ -47,6 +48,7 @@ class Relay:
         self.reactor = reactor
         self.owners = OwnerNames(koji, HubWait(NAME_WAIT, reactor))
         self.why_wait = HubWait(WHY_WAIT, reactor)
+        self.target_wait = HubWait(NAME_WAIT, reactor)
         self.routes: list[Route] = []
 
     async def handle(self, batch: Sequence[Any]) -> list[str]:
@@ -87,13 +89,24 @@ class Relay:
         name = event_word(event)
         if name is None:
             return []
+        if isinstance(event, messages.PackageListChange):
+            return self._package_list_entries(event, name)
         build = event.build
         owner = await self.owners(event)
+        candidates = (("package", build.package_name), ("owner", owner),
+                      ("tag", getattr(event, "tag", None)))
+        words = [name]
+        if isinstance(event, messages.BuildStateChange) and event.new in OUTCOMES and any(
+                self.index.match(kind, value, word)
+                for kind, value in candidates for word in TRANSITIONS):
+            change = transition(await self._previous_outcome(event), event.new)
+            if change is not None:
+                words.append(change)
         rooms = {}
-        for kind, value in (("package", build.package_name), ("owner", owner),
-                            ("tag", getattr(event, "tag", None))):
-            for sub in self.index.match(kind, value, name):
-                rooms[(sub.network, sub.room)] = sub
+        for kind, value in candidates:
+            for word in words:
+                for sub in self.index.match(kind, value, word):
+                    rooms[(sub.network, sub.room)] = sub
         if not rooms:
             return []
         message, summary = describe.event_line(event, owner, self.koji.weburl)
@@ -104,6 +117,31 @@ class Relay:
         return [OutboxEntry(network, room, False, summary,
                             why_data if WHY in sub.events else data)
                 for (network, room), sub in rooms.items()]
+
+    def _package_list_entries(self, event: messages.PackageListChange,
+                              name: str) -> list[OutboxEntry]:
+        rooms = {(sub.network, sub.room) for sub in self.index.match("packages", event.package,
+                                                                      name)}
+        if not rooms:
+            return []
+        message, summary = describe.package_list_line(event, self.koji.weburl)
+        data = to_json(message)
+        return [OutboxEntry(network, room, False, summary, data) for network, room in rooms]
+
+    async def _previous_outcome(self, event: messages.BuildStateChange) -> str | None:
+        """The outcome of the package's build before this one in the same target (the
+        build task's target, asked of the hub within TARGET_WAIT; unknown: any target)."""
+        build = event.build
+        task_id = build.task_id
+        if build.record_id is None:
+            return None
+        target = None
+        if task_id is not None:
+            task = await self.target_wait(lambda: self.koji.getTaskInfo(task_id, request=True),
+                                          None, f"target of task {task_id}")
+            target = getattr(task, "target", None)
+        return self.store.note_outcome(build.package_name, str(target or ""),
+                                       build.record_id, event.new)
 
     async def _why(self, task_id: int | None) -> list:
         """`` — why: REASON`` of a failed build's task, within WHY_WAIT."""

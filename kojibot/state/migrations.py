@@ -69,6 +69,17 @@ CREATE TABLE IF NOT EXISTS watch (
     UNIQUE (network, identity, kind, ref)
 );
 """,
+    # 2: each package's last build outcome per target, for broken/fixed subscriptions
+    """CREATE TABLE build_outcome (
+    package TEXT NOT NULL,
+    target TEXT NOT NULL,
+    build INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    previous TEXT,
+    updated REAL NOT NULL,
+    PRIMARY KEY (package, target)
+);
+""",
 )
 
 

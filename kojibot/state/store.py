@@ -190,6 +190,23 @@ class Store:
         """Dedupe keys are kept long enough to absorb redeliveries, not forever."""
         self.db.execute("DELETE FROM relayed_event WHERE at < ?", (when,))
 
+    def note_outcome(self, package: str, target: str, build_id: int, state: str) -> str | None:
+        """Record a build's outcome (COMPLETE, FAILED) for its package and target; the outcome
+        of the build before it there, if known (the same answer again for a redelivery;
+        None for a build older than the one recorded: news out of order changes nothing)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT build, state, previous FROM build_outcome"
+                             " WHERE package=? AND target=?", (package, target)).fetchone()
+            if row is not None and row[0] >= build_id:
+                return row[2] if row[0] == build_id else None
+            previous = row[1] if row is not None else None
+            db.execute("INSERT INTO build_outcome (package, target, build, state, previous,"
+                       " updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (package, target)"
+                       " DO UPDATE SET build=excluded.build, state=excluded.state,"
+                       " previous=excluded.previous, updated=excluded.updated",
+                       (package, target, build_id, state, previous, self.clock()))
+        return previous
+
     # People, alerts and watches
 
     def person(self, network: str, identity: str) -> Person | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from kojibot.chat.message import Message, bold, link, state, text
 from kojibot.wording import timefmt
-from kojibot.wording.eventnames import EVENT_OF_STATE, past_tense
+from kojibot.wording.eventnames import EVENT_OF_PACKAGE_ACTION, EVENT_OF_STATE, past_tense
 from txkoji.build import Build
-from txkoji.events import BuildStateChange, TagChange
+from txkoji.events import BuildStateChange, PackageListChange, TagChange
 from txkoji.states import TaskState
 from txkoji.task import Task
 from txkoji.web import page_url
@@ -112,8 +113,8 @@ def build_event_line(build: Build, new: str, old: str | None, owner: str | None,
         message.add(f" (was {old})")
     if owner:
         message.add(f" by {owner}")
-    took = build.duration if new != "BUILDING" else None
-    if took is not None:
+    took = build.duration if new not in ("BUILDING", "DELETED") else None
+    if took:  # an empty or imported build "took" no time worth saying
         message.add(f", took {timefmt.duration(took)}")
     if url:
         message.add(" — ", link(url))
@@ -130,6 +131,21 @@ def tag_event_line(build: Build, action: str, tag: str, user: str | None,
     if url:
         message.add(" — ", link(url))
     return message
+
+
+def package_list_line(event: PackageListChange, weburl: str | None) -> tuple[Message, str]:
+    """``bash blocked in f41 by releng (owner alice) — link``, and its digest form."""
+    word = EVENT_OF_PACKAGE_ACTION.get(event.action, event.action)
+    place = "to" if event.action == "add" else "from" if event.action == "remove" else "in"
+    message = text(bold(event.package), f" {word} {place} {event.tag}")
+    if event.user:
+        message.add(f" by {event.user}")
+    owner = event.owner or (f"user {event.owner_id}" if event.owner_id is not None else None)
+    if owner and event.action in ("add", "update"):
+        message.add(f" (owner {owner})")
+    if weburl:
+        message.add(" — ", link(page_url(weburl, "packageinfo", quote(event.package))))
+    return message, f"packages {word}\t{event.package} in {event.tag}"
 
 
 def digest_line(summaries: list[str], shown: int = 3) -> Message:

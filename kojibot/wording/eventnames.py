@@ -6,17 +6,33 @@ Builds and tasks share one table: their state names only overlap where they mean
 
 from __future__ import annotations
 
-from txkoji.events import BuildStateChange, Event, TagChange
+from txkoji.events import BuildStateChange, Event, PackageListChange, TagChange
 
 EVENT_OF_STATE = {"BUILDING": "started", "COMPLETE": "complete", "CLOSED": "complete",
                   "FAILED": "failed", "CANCELED": "canceled", "DELETED": "deleted"}
 EVENT_OF_TAG_ACTION = {"tag": "tagged", "untag": "untagged"}
+EVENT_OF_PACKAGE_ACTION = {"add": "added", "update": "updated", "block": "blocked",
+                           "unblock": "unblocked", "remove": "removed"}
 
 BUILD_EVENTS = ("started", "complete", "failed", "canceled", "deleted")  # DM alerts
-EVENTS = (*BUILD_EVENTS, "tagged", "untagged")  # channel subscriptions
+EVENTS = (*BUILD_EVENTS, "tagged", "untagged")  # channel subscriptions ("all")
+# Narrower than complete/failed: a package's first failure after a success in one target,
+# and its first success after a failure.
+TRANSITIONS = ("broken", "fixed")
+PACKAGE_EVENTS = tuple(EVENT_OF_PACKAGE_ACTION.values())  # package-list subscriptions
 DEFAULT_EVENTS = frozenset({"complete", "failed"})
 WHY = "why"  # a subscription option: failure lines say why, read from the logs
 OPTIONS = (WHY,)
+NOT_MINE = "not-mine"  # a DM alert option: leave out the person's own builds
+
+
+def transition(previous: str | None, new: str) -> str | None:
+    """``broken`` or ``fixed`` when a build's outcome differs from the one before it."""
+    if previous == "COMPLETE" and new == "FAILED":
+        return "broken"
+    if previous == "FAILED" and new == "COMPLETE":
+        return "fixed"
+    return None
 
 
 def past_tense(event: str) -> str:
@@ -30,4 +46,6 @@ def event_word(event: Event) -> str | None:
         return EVENT_OF_STATE.get(event.new)
     if isinstance(event, TagChange):
         return EVENT_OF_TAG_ACTION.get(event.action)
+    if isinstance(event, PackageListChange):
+        return EVENT_OF_PACKAGE_ACTION.get(event.action)
     return None
