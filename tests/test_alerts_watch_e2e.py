@@ -174,3 +174,21 @@ async def test_without_a_bus_the_poll_reports_within_its_interval(peers):
         assert " CLOSED by kojiadmin" in report
     finally:
         await poller.bot.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_not_mine_leaves_out_the_persons_own_builds(peers):
+    bob, bot = peers.bob, peers.bus
+    await ask(bob, bot, "alerts off", r"^Alerts off")
+    await ask(bob, bot, "alerts package minepkg complete not-mine",
+              r"^Alert on: a DM for package minepkg \(complete not-mine\)")
+    try:
+        await blocking(publish, peers.rabbitmq.url, [
+            (FEDORA_BUILD, fedora_build(970001, "minepkg", 1, owner="bob")),
+            (FEDORA_BUILD, fedora_build(970002, "minepkg", 1, owner="alice"))])
+        await heard(bob, bot.nick, r"^minepkg-1\.0-970002\.fc41 COMPLETE .* by alice")
+        await sentinel(peers, bot)
+        assert not [line for line in from_bot(bob, bot.nick, True) if "970001" in line]
+    finally:
+        await ask(bob, bot, "alerts package minepkg off", r"^Alert off")
+        await ask(bob, bot, "alerts on", r"^Alerts on: a DM for builds of")

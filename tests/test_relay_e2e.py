@@ -163,3 +163,43 @@ async def test_another_hubs_events_on_the_same_bus_are_not_relayed(relay_bot, ra
     relayed = sorted(line.split()[0] for line in lines_from(op, adapter.nick)
                      if line.startswith("twohubs-"))
     assert relayed == ["twohubs-1.0-920002.fc41", "twohubs-1.0-920004.fc41"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_broken_and_fixed_follow_a_packages_real_builds(relay_bot, proton_kojihub):
+    adapter, op, channel, _ = relay_bot
+    await subscribe(op, adapter, channel, "package turnpkg broken fixed")
+    await subscribe(op, adapter, channel, "package turnsentinel complete")
+    driver = BuildDriver(proton_kojihub)
+    for release, outcome in (("1", driver.complete), ("2", driver.fail), ("3", driver.fail),
+                             ("4", driver.complete), ("5", driver.complete)):
+        nvr = await threads.deferToThread(driver.start, "turnpkg", "1.0", release)
+        await threads.deferToThread(outcome, nvr)
+    last = await threads.deferToThread(driver.start, "turnsentinel", "1.0", "1")
+    await threads.deferToThread(driver.complete, last)
+    await line_about(op, adapter.nick, rf"{last} COMPLETE")
+    turns = [line.split(" by ")[0] for line in lines_from(op, adapter.nick)
+             if line.startswith("turnpkg-")]
+    assert turns == ["turnpkg-1.0-2 FAILED (was BUILDING)", "turnpkg-1.0-4 COMPLETE (was BUILDING)"]
+    assert not [line for line in lines_from(op, adapter.nick) if "took 0s" in line]
+
+
+@pytest_twisted.ensureDeferred
+async def test_package_list_changes_on_the_hub_reach_packages_subscriptions(relay_bot,
+                                                                            proton_kojihub):
+    adapter, op, channel, _ = relay_bot
+    await subscribe(op, adapter, channel, "packages listpkg-*")
+    admin = await threads.deferToThread(proton_kojihub.session, "kojiadmin")
+    await threads.deferToThread(admin.packageListAdd, "f41-updates", "listpkg-one", "alice")
+    await threads.deferToThread(admin.packageListBlock, "f41-updates", "listpkg-one")
+    await threads.deferToThread(admin.packageListAdd, "f41-updates", "otherpkg", "alice")
+    await threads.deferToThread(admin.packageListUnblock, "f41-updates", "listpkg-one")
+    await line_about(op, adapter.nick, r"listpkg-one unblocked in f41-updates")
+    web = proton_kojihub.weburl
+    assert [line for line in lines_from(op, adapter.nick) if line.startswith("listpkg-")] == [
+        f"listpkg-one added to f41-updates by kojiadmin (owner alice) — "
+        f"{web}/packageinfo?packageID=listpkg-one",
+        f"listpkg-one blocked in f41-updates by kojiadmin — "
+        f"{web}/packageinfo?packageID=listpkg-one",
+        f"listpkg-one unblocked in f41-updates by kojiadmin — "
+        f"{web}/packageinfo?packageID=listpkg-one"]

@@ -54,8 +54,11 @@ class OwnerNames:
             return name
         owner_id = event.build.get("owner_id") if hasattr(event, "build") else \
             getattr(event, "owner_id", None)
-        if owner_id is None:
+        return await self.name_of(owner_id)
+
+    async def name_of(self, user_id: int | None) -> str | None:
+        if user_id is None:
             return None
-        name = await self.wait(lambda: self.koji.cache.user_name(owner_id), None,
-                               f"name of user {owner_id}")
-        return name or f"user {owner_id}"
+        name = await self.wait(lambda: self.koji.cache.user_name(user_id), None,
+                               f"name of user {user_id}")
+        return name or f"user {user_id}"

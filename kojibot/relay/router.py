@@ -90,7 +90,7 @@ class Relay:
         if name is None:
             return []
         if isinstance(event, messages.PackageListChange):
-            return self._package_list_entries(event, name)
+            return await self._package_list_entries(event, name)
         build = event.build
         owner = await self.owners(event)
         candidates = (("package", build.package_name), ("owner", owner),
@@ -118,13 +118,14 @@ class Relay:
                             why_data if WHY in sub.events else data)
                 for (network, room), sub in rooms.items()]
 
-    def _package_list_entries(self, event: messages.PackageListChange,
-                              name: str) -> list[OutboxEntry]:
+    async def _package_list_entries(self, event: messages.PackageListChange,
+                                    name: str) -> list[OutboxEntry]:
         rooms = {(sub.network, sub.room) for sub in self.index.match("packages", event.package,
                                                                       name)}
         if not rooms:
             return []
-        message, summary = describe.package_list_line(event, self.koji.weburl)
+        owner = event.owner or await self.owners.name_of(event.owner_id)
+        message, summary = describe.package_list_line(event, owner, self.koji.weburl)
         data = to_json(message)
         return [OutboxEntry(network, room, False, summary, data) for network, room in rooms]
 

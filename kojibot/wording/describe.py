@@ -114,7 +114,7 @@ def build_event_line(build: Build, new: str, old: str | None, owner: str | None,
     if owner:
         message.add(f" by {owner}")
     took = build.duration if new not in ("BUILDING", "DELETED") else None
-    if took:  # an empty or imported build "took" no time worth saying
+    if took is not None and took.total_seconds() >= 1:  # not an empty or imported build
         message.add(f", took {timefmt.duration(took)}")
     if url:
         message.add(" — ", link(url))
@@ -133,14 +133,14 @@ def tag_event_line(build: Build, action: str, tag: str, user: str | None,
     return message
 
 
-def package_list_line(event: PackageListChange, weburl: str | None) -> tuple[Message, str]:
+def package_list_line(event: PackageListChange, owner: str | None,
+                      weburl: str | None) -> tuple[Message, str]:
     """``bash blocked in f41 by releng (owner alice) — link``, and its digest form."""
     word = EVENT_OF_PACKAGE_ACTION.get(event.action, event.action)
     place = "to" if event.action == "add" else "from" if event.action == "remove" else "in"
     message = text(bold(event.package), f" {word} {place} {event.tag}")
     if event.user:
         message.add(f" by {event.user}")
-    owner = event.owner or (f"user {event.owner_id}" if event.owner_id is not None else None)
     if owner and event.action in ("add", "update"):
         message.add(f" (owner {owner})")
     if weburl:
