@@ -199,7 +199,8 @@ async def test_package_list_changes_reach_packages_subscriptions(tmp_path):
     assert [r.target for r in store.pending()] == ["#pl", "#pl"]
     assert lines == [f"python-six added to f41 by releng (owner alice) — "
                      f"{WEB}/packageinfo?packageID=python-six",
-                     f"python-six blocked in f41 by releng — {WEB}/packageinfo?packageID=python-six"]
+                     f"python-six blocked in f41 by releng — "
+                     f"{WEB}/packageinfo?packageID=python-six"]
 
 
 def test_a_build_that_took_no_time_does_not_say_so():
