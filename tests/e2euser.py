@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import nio
+from nio.event_builders import ToDeviceMessage
 from twisted.internet import defer
 
 MEGOLM = {"type": "m.room.encryption", "state_key": "",
@@ -33,6 +34,8 @@ class E2EUser:
             config=nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
         self.timeline: dict[str, list] = {}  # room → events seen, as nio parsed them
         self.invites: dict[str, dict] = {}  # room → our invite's content
+        self.to_device: list = []  # to-device events received, as nio parsed them
+        self.held: list[ToDeviceMessage] = []  # room keys kept back (withhold_next_key)
         self._since: str | None = None
 
     @classmethod
@@ -59,6 +62,7 @@ class E2EUser:
                                      full_state=self._since is None)
         assert isinstance(response, nio.SyncResponse), response
         self._since = response.next_batch
+        self.to_device.extend(response.to_device_events)
         for room_id, info in response.rooms.join.items():
             self.timeline.setdefault(room_id, []).extend(info.timeline.events)
         for room_id, info in response.rooms.invite.items():
@@ -80,6 +84,34 @@ class E2EUser:
             for device in client.device_store.active_user_devices(user_id):
                 if not client.olm.is_device_verified(device):
                     client.verify_device(device)
+
+    def withhold_next_key(self, user_id: str, device_id: str) -> None:
+        """The next room key this device shares does not reach that device: its to-device
+        message (Olm-encrypted for it) is kept back until ``release_withheld``."""
+        olm = self.client.olm
+        share = olm.share_group_session_parallel
+
+        def keeping_back(*args, **kwargs):
+            del olm.share_group_session_parallel  # this one time only
+            for sharing_with, to_device in share(*args, **kwargs):
+                held = to_device["messages"].get(user_id, {}).pop(device_id, None)
+                if held is not None:
+                    self.held.append(ToDeviceMessage("m.room.encrypted", user_id, device_id,
+                                                     held))
+                yield sharing_with, to_device
+
+        olm.share_group_session_parallel = keeping_back
+
+    async def release_withheld(self) -> None:
+        """Send the room keys held back, as a client does that shares keys late."""
+        while self.held:
+            response = await bridge(self.client.to_device(self.held.pop(0)))
+            assert isinstance(response, nio.ToDeviceResponse), response
+
+    def session_of(self, room_id: str) -> str:
+        """The id of the Megolm session this device now encrypts its messages in *room_id*
+        with."""
+        return self.client.olm.outbound_group_sessions[room_id].id
 
     async def create_room(self, *, invite: tuple[str, ...] = (), is_direct: bool = False,
                           encrypted: bool = True, name: str | None = None) -> str:

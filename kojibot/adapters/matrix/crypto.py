@@ -17,6 +17,7 @@ from pathlib import Path
 import nio
 from twisted.logger import Logger
 
+from kojibot.adapters.matrix.keyrequests import KeyRequests
 from kojibot.adapters.matrix.niocalls import error_text
 from kojibot.adapters.matrix.rooms import safe_name
 
@@ -61,8 +62,7 @@ class Crypto:
 
     def __init__(self, client: nio.AsyncClient, policy: str, store: Path | None):
         self.client, self.policy, self.store = client, policy, store
-        self.trusted: set[tuple[str, str]] = set()
-        self.asked: set[str] = set()  # sessions whose keys were requested
+        self.keys = KeyRequests(client)
 
     @property
     def enabled(self) -> bool:
@@ -79,8 +79,8 @@ class Crypto:
                          key=olm.account.identity_keys["ed25519"])
 
     async def chores(self) -> None:
-        """Upload our keys, learn others' devices, claim one-time keys, send to-device
-        messages (room keys, key shares): what nio's sync_forever would do after a sync."""
+        """After a sync, what nio's sync_forever would do: upload our keys, learn others'
+        devices, claim one-time keys, send to-device messages."""
         client = self.client
         if not self.enabled or client.olm is None:
             return
@@ -91,8 +91,13 @@ class Crypto:
         if client.should_claim_keys:
             self._check(await client.keys_claim(client.get_users_for_key_claiming()),
                         "claiming one-time keys")
-        for response in await client.send_to_device_messages():
-            self._check(response, "sending to-device messages")
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send the to-device messages queued (room keys, key requests, forwarded keys)."""
+        if self.enabled and self.client.olm is not None:
+            for response in await self.client.send_to_device_messages():
+                self._check(response, "sending to-device messages")
 
     @staticmethod
     def _check(response: object, what: str) -> None:
@@ -107,46 +112,27 @@ class Crypto:
             self._check(await client.joined_members(room.room_id), "reading members")
         if client.should_query_keys:
             self._check(await client.keys_query(), "querying device keys")
-        self.apply_policy(room)
-
-    def apply_policy(self, room: nio.MatrixRoom) -> None:
-        """TOFU: trust unseen devices of the room's people (logged). Verified: keep room
-        keys from devices nobody verified (blacklisted until verified)."""
-        client = self.client
         for user_id in room.users:
             for device in client.device_store.active_user_devices(user_id):
-                if device.id == client.device_id and user_id == client.user_id:
-                    continue
-                if (user_id, device.id) in self.trusted or client.olm.is_device_verified(device):
-                    continue
-                if self.policy == "tofu" and not client.olm.is_device_blacklisted(device):
-                    client.verify_device(device)
-                    self.trusted.add((user_id, device.id))
-                    log.info("trusting device {device} of {user} on first use (ed25519 {key})",
-                             device=device.id, user=user_id, key=device.ed25519)
-                elif self.policy == "verified" and not client.olm.is_device_blacklisted(device):
-                    client.blacklist_device(device)
-                    log.info("not sharing room keys with unverified device {device} of {user}",
-                             device=device.id, user=user_id)
+                if device.id != client.device_id or user_id != client.user_id:
+                    self.judge(device)
+
+    def judge(self, device: nio.OlmDevice) -> bool:
+        """Whether *device* gets room keys. TOFU: yes on first sight (logged), unless
+        blacklisted. Verified: only if marked verified in the crypto store."""
+        client, olm = self.client, self.client.olm
+        if olm.is_device_verified(device) or olm.is_device_blacklisted(device):
+            return olm.is_device_verified(device)
+        if self.policy == "verified":
+            client.blacklist_device(device)
+            log.info("not sharing room keys with unverified device {device} of {user}",
+                     device=device.id, user=device.user_id)
+            return False
+        client.verify_device(device)
+        log.info("trusting device {device} of {user} on first use (ed25519 {key})",
+                 device=device.id, user=device.user_id, key=device.ed25519)
+        return True
 
     def may_answer(self, verified: bool | None) -> bool:
         """Whether a command decrypted with this verification status is answered."""
         return self.policy != "verified" or verified is not False
-
-    async def request_key(self, source: dict, room_id: str) -> None:
-        """Ask the sender's devices (and ours) for the room key of an event we could not
-        decrypt; once per session."""
-        log.warn("cannot decrypt {event} from {sender} in {room}; asking for its key",
-                 event=source.get("event_id"), sender=source.get("sender"), room=room_id)
-        event = nio.MegolmEvent.from_dict(source)
-        if not isinstance(event, nio.MegolmEvent) or event.session_id in self.asked:
-            return
-        event.room_id = room_id
-        self.asked.add(event.session_id)
-        try:
-            self._check(await self.client.request_room_key(event), "requesting a room key")
-        except nio.LocalProtocolError as exc:
-            log.info("room key for {room} already requested: {why}", room=room_id, why=exc)
-        else:
-            log.info("asked {sender} for the room key of session {session} in {room}",
-                     sender=event.sender, session=event.session_id, room=room_id)

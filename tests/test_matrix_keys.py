@@ -1,0 +1,54 @@
+"""Room keys on a real Synapse: a message the bot cannot decrypt. The people are encrypting
+matrix-nio clients (tests/e2euser.py)."""
+
+import nio
+import pytest_twisted
+
+from kojibot.adapters.matrix import rooms
+from tests.e2euser import decrypted_answer
+from tests.test_matrix_e2e import adapter, e2e_env, logged  # noqa: F401 - a fixture
+
+
+def bot_said(me, body_start):
+    """A matcher: the bot's decrypted message whose body starts with *body_start*."""
+    return lambda event: (getattr(event, "decrypted", False) and event.sender == me
+                          and event.source["content"].get("body", "").startswith(body_start))
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_undecryptable_command_gets_a_notice_a_key_request_and_later_its_answer(
+        kojihub, synapse, tmp_path, logged):  # noqa: F811
+    env = await e2e_env(kojihub, synapse, tmp_path)
+    alice, me = env.alice, env.me
+    try:
+        room = await alice.create_room(invite=(me,))
+        await alice.wait_member(room, me)
+        bot_device = adapter(env).client.device_id
+        await alice.wait_for(lambda: me in alice.client.device_store.users
+                             and bot_device in alice.client.device_store[me], 20,
+                             "the bot's device keys")
+        alice.withhold_next_key(me, bot_device)
+        task_id = kojihub.facts["builds"]["complete"]["task_id"]
+        asked = await alice.send(room, f"!task {task_id}")
+        session = alice.session_of(room)
+        assert alice.held  # the room key for the bot's device was made, and kept back
+
+        notice = await alice.wait_event(room, decrypted_answer(me, asked), timeout=30)
+        assert notice.source["content"]["body"] == rooms.undecryptable_notice(bot_device)
+        request = await alice.wait_for(lambda: next(
+            (event for event in alice.to_device if isinstance(event, nio.RoomKeyRequest)
+             and event.sender == me and event.session_id == session), None), 20,
+            "the bot's key request")
+        assert (request.requesting_device_id, request.room_id) == (bot_device, room)
+        assert not [event for event in alice.events(room)
+                    if bot_said(me, f"Task {task_id}")(event)]  # not answered yet
+
+        await alice.release_withheld()  # the person's client shares the key now
+        answer = await alice.wait_event(room, bot_said(me, f"Task {task_id} build "), 30)
+        assert answer.source["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == asked
+        assert [line for line in logged if "with a key that came late" in line]
+        assert len([event for event in alice.events(room)  # one notice, not one per try
+                    if bot_said(me, "I could not decrypt")(event)]) == 1
+    finally:
+        await alice.close()
+        await env.bot.stopService()
