@@ -43,8 +43,24 @@ class E2EUser:
         user = cls(url, account, store)
         response = await bridge(user.client.login(user.password, device_name=device))
         assert isinstance(response, nio.LoginResponse), response
+        user._take_creators_forwards()
         await user.sync(0)
         return user
+
+    def _take_creators_forwards(self) -> None:
+        """nio, like Element, takes a forwarded room key only from its own user's devices.
+        This client also takes one forwarded by the very device that created the session
+        (the Olm sender key is the session's own sender key): the creator vouching for its
+        own session, which is how the bot answers another person's key request."""
+        olm = self.client.olm
+        own_rule = olm._should_accept_forward
+
+        def accept(sender: str, sender_key: str, event) -> bool:
+            creator = event.source.get("content", {}).get("sender_key")
+            return own_rule(sender, sender_key, event) or (
+                event.session_id in olm.outgoing_key_requests and creator == sender_key)
+
+        olm._should_accept_forward = accept
 
     @property
     def device_id(self) -> str:
@@ -112,6 +128,22 @@ class E2EUser:
         """The id of the Megolm session this device now encrypts its messages in *room_id*
         with."""
         return self.client.olm.outbound_group_sessions[room_id].id
+
+    async def request_key(self, room_id: str, event: nio.MegolmEvent, device_id: str) -> None:
+        """Ask the sender's device *device_id* for the key of *event* (nio itself asks
+        only our own devices; Element-style clients may ask the sender too)."""
+        olm = self.client.olm
+        event.room_id = room_id
+        olm.outgoing_to_device_messages.append(event.as_key_request(
+            event.sender, self.device_id, device_id=device_id))
+        await bridge(self._keys())
+
+    def decrypt(self, event: nio.MegolmEvent):
+        """*event* decrypted now, or None if there is still no key for it."""
+        try:
+            return self.client.decrypt_event(event)
+        except nio.EncryptionError:
+            return None
 
     async def create_room(self, *, invite: tuple[str, ...] = (), is_direct: bool = False,
                           encrypted: bool = True, name: str | None = None) -> str:

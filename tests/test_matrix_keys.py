@@ -1,12 +1,13 @@
-"""Room keys on a real Synapse: a message the bot cannot decrypt. The people are encrypting
-matrix-nio clients (tests/e2euser.py)."""
+"""Room keys on a real Synapse: a message the bot cannot decrypt, and a person's device asking
+the bot for a key it missed. The people are encrypting matrix-nio clients
+(tests/e2euser.py)."""
 
 import nio
 import pytest_twisted
 
 from kojibot.adapters.matrix import rooms
-from tests.e2euser import decrypted_answer
-from tests.test_matrix_e2e import adapter, e2e_env, logged  # noqa: F401 - a fixture
+from tests.e2euser import E2EUser, decrypted_answer
+from tests.test_matrix_e2e import adapter, ask, e2e_env, logged  # noqa: F401 - a fixture
 
 
 def bot_said(me, body_start):
@@ -50,5 +51,34 @@ async def test_an_undecryptable_command_gets_a_notice_a_key_request_and_later_it
         assert len([event for event in alice.events(room)  # one notice, not one per try
                     if bot_said(me, "I could not decrypt")(event)]) == 1
     finally:
+        await alice.close()
+        await env.bot.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_new_device_of_the_asker_gets_the_key_of_an_answer_it_missed(
+        kojihub, synapse, tmp_path, logged):  # noqa: F811
+    env = await e2e_env(kojihub, synapse, tmp_path)
+    alice, me = env.alice, env.me
+    phone = None
+    try:
+        room = await alice.create_room(invite=(me,))
+        await alice.wait_member(room, me)
+        task_id = kojihub.facts["builds"]["complete"]["task_id"]
+        answer = await ask(alice, room, me, f"!task {task_id}")
+
+        phone = await E2EUser.login(synapse.url, env.person, tmp_path / "phone", "phone")
+        missed = await phone.wait_event(room, lambda event: isinstance(event, nio.MegolmEvent)
+                                        and event.event_id == answer["event_id"])
+        assert phone.decrypt(missed) is None  # the phone was not there: no key for it
+        await phone.request_key(room, missed, adapter(env).client.device_id)
+
+        got = await phone.wait_for(lambda: phone.decrypt(missed), 30, "the forwarded key")
+        assert got.source["content"]["body"] == answer["content"]["body"]
+        assert [line for line in logged if "forwarding the key of session" in line
+                and phone.device_id in line]
+    finally:
+        if phone is not None:
+            await phone.close()
         await alice.close()
         await env.bot.stopService()

@@ -62,7 +62,7 @@ class Crypto:
 
     def __init__(self, client: nio.AsyncClient, policy: str, store: Path | None):
         self.client, self.policy, self.store = client, policy, store
-        self.keys = KeyRequests(client)
+        self.keys = KeyRequests(client, lambda device, room: self.judge(device))
 
     @property
     def enabled(self) -> bool:
@@ -78,19 +78,23 @@ class Crypto:
                          "fingerprint {key}", policy=self.policy, device=self.client.device_id,
                          key=olm.account.identity_keys["ed25519"])
 
-    async def chores(self) -> None:
+    async def chores(self, to_device: list | tuple = ()) -> None:
         """After a sync, what nio's sync_forever would do: upload our keys, learn others'
-        devices, claim one-time keys, send to-device messages."""
+        devices, claim one-time keys, send to-device messages; and answer the key
+        requests in *to_device* from other people's devices (see keyrequests)."""
         client = self.client
         if not self.enabled or client.olm is None:
             return
+        self.keys.asked(to_device)
         if client.should_upload_keys:
             self._check(await client.keys_upload(), "uploading keys")
         if client.should_query_keys:
             self._check(await client.keys_query(), "querying device keys")
+        self.keys.answer()  # may want one-time keys claimed for a requesting device
         if client.should_claim_keys:
             self._check(await client.keys_claim(client.get_users_for_key_claiming()),
                         "claiming one-time keys")
+            self.keys.answer()
         await self.flush()
 
     async def flush(self) -> None:

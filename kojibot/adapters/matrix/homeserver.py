@@ -186,7 +186,7 @@ class MatrixAdapter(Service):
                     raise LoginFailed("the configured access token was refused")
                 self.saved.forget_credentials()
             raise MatrixTrouble(f"sync: {error_text(response)}")
-        await nio_call(self.crypto.chores())
+        await nio_call(self.crypto.chores(response.to_device_events))
         if self.crypto.enabled and self.client.olm is not None:
             self._recover()
         await self._take(response, since)
