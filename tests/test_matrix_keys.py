@@ -1,13 +1,19 @@
-"""Room keys on a real Synapse: a message the bot cannot decrypt, and a person's device asking
-the bot for a key it missed. The people are encrypting matrix-nio clients
-(tests/e2euser.py)."""
+"""Room keys on a real Synapse: a message the bot cannot decrypt, a person's device asking the
+bot for a key it missed, and the ``verified`` policy with ``[matrix] trusted_devices``. The
+people are encrypting matrix-nio clients (tests/e2euser.py)."""
+
+import itertools
 
 import nio
 import pytest_twisted
 
 from kojibot.adapters.matrix import rooms
 from tests.e2euser import E2EUser, decrypted_answer
+from tests.synapse import sleep
+from tests.test_bot_matrix import bot_settings, start_bot
 from tests.test_matrix_e2e import adapter, ask, e2e_env, logged  # noqa: F401 - a fixture
+
+_names = itertools.count(1)
 
 
 def bot_said(me, body_start):
@@ -82,3 +88,52 @@ async def test_a_new_device_of_the_asker_gets_the_key_of_an_answer_it_missed(
             await phone.close()
         await alice.close()
         await env.bot.stopService()
+
+
+def fingerprint(user: E2EUser) -> str:
+    """The device's ed25519 key as Element shows it: groups of four."""
+    key = user.client.olm.account.identity_keys["ed25519"]
+    return " ".join(key[i:i + 4] for i in range(0, len(key), 4))
+
+
+@pytest_twisted.ensureDeferred
+async def test_verified_answers_only_the_listed_device_with_its_listed_key(
+        kojihub, synapse, tmp_path, logged):  # noqa: F811
+    n = next(_names)
+    account, person = synapse.register(f"vbot-{n}"), synapse.register(f"vpackager-{n}")
+    laptop, phone, tablet = [await E2EUser.login(synapse.url, person, tmp_path / name, name)
+                             for name in ("laptop", "phone", "tablet")]
+    me, alice = account["user_id"], person["user_id"]
+    bot = await start_bot(bot_settings(  # the tablet listed with another device's key
+        kojihub, synapse, tmp_path / "bot", account,
+        f"encryption = verified\ntrusted_devices = {alice} {laptop.device_id} "
+        f"{fingerprint(laptop)},\n  {alice} {tablet.device_id} {fingerprint(laptop)}\n"))
+    try:
+        room = await laptop.create_room(invite=(me,))
+        await laptop.wait_member(room, me)
+        task_id = kojihub.facts["builds"]["complete"]["task_id"]
+        answer = await ask(laptop, room, me, f"!task {task_id}")
+        assert answer["content"]["body"].startswith(f"Task {task_id} build ")
+        assert [line for line in logged if "listed in trusted_devices" in line
+                and laptop.device_id in line]
+
+        unanswered = [await user.send(room, f"!task {task_id}") for user in (phone, tablet)]
+        await phone.wait_for(lambda: len([line for line in logged if "not answering" in line
+                                          and "unverified device" in line]) == 2, 20,
+                             "the bot saying it answers neither")
+        assert [line for line in logged if "not listed in trusted_devices" in line
+                and phone.device_id in line]
+        assert [line for line in logged if "key is not the one listed" in line
+                and tablet.device_id in line]
+        await sleep(2)  # what the bot would have said by now
+        for user in (laptop, phone):
+            await user.sync(0)
+            assert not [event for event in user.events(room) for asked in unanswered
+                        if decrypted_answer(me, asked)(event)]
+        on_phone = await phone.wait_event(room, lambda event: event.event_id
+                                          == answer["event_id"])
+        assert isinstance(on_phone, nio.MegolmEvent)  # the phone gets no room key either
+    finally:
+        for user in (laptop, phone, tablet):
+            await user.close()
+        await bot.stopService()

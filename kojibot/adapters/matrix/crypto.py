@@ -2,11 +2,12 @@
 and the operator's trust policy (``[matrix] encryption``).
 
 ``tofu`` trusts, on first sight, every device of the people in a room the bot talks in, and
-logs each device it trusts; ``verified`` answers only commands from devices already marked
-verified in the bot's crypto store and shares room keys with those only; ``refuse`` keeps
-the bot out of encrypted rooms. The keys and sessions live in a store next to the state file
-(``matrix-<user>.crypto/``, the directory 0700, its files 0600), so a restart keeps the same
-device and its sessions. Without the ``e2e`` extra (vodozemac) the policy is ``refuse``.
+logs each device it trusts; ``verified`` answers only commands from the devices listed in
+``[matrix] trusted_devices`` (pinned to a fingerprint if the entry gives one) and shares room
+keys with those only; ``refuse`` keeps the bot out of encrypted rooms. The keys and sessions
+live in a store next to the state file (``matrix-<user>.crypto/``, the directory 0700, its
+files 0600), so a restart keeps the same device and its sessions. Without the ``e2e`` extra
+(vodozemac) the policy is ``refuse``.
 """
 
 from __future__ import annotations
@@ -57,11 +58,24 @@ def make_private(directory: Path) -> None:
             os.chmod(path, 0o600)
 
 
+def listed_devices(entries: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    """``[matrix] trusted_devices`` (checked by kojibot.config): (user, device) → its
+    ed25519 fingerprint, ``""`` when the entry pins none (Element shows it in groups of
+    four; the spaces go)."""
+    listed = {}
+    for entry in entries:
+        user, device, *fingerprint = entry.split()
+        listed[(user, device)] = "".join(fingerprint)
+    return listed
+
+
 class Crypto:
     """What the adapter does for encryption around its own sync loop and sends."""
 
-    def __init__(self, client: nio.AsyncClient, policy: str, store: Path | None):
+    def __init__(self, client: nio.AsyncClient, policy: str, store: Path | None,
+                 trusted_devices: tuple[str, ...] = ()):
         self.client, self.policy, self.store = client, policy, store
+        self.listed = listed_devices(trusted_devices)
         self.keys = KeyRequests(client, lambda device, room: self.judge(device))
 
     @property
@@ -90,6 +104,8 @@ class Crypto:
             self._check(await client.keys_upload(), "uploading keys")
         if client.should_query_keys:
             self._check(await client.keys_query(), "querying device keys")
+            if self.policy == "verified":
+                self.judge_all()
         self.keys.answer()  # may want one-time keys claimed for a requesting device
         if client.should_claim_keys:
             self._check(await client.keys_claim(client.get_users_for_key_claiming()),
@@ -121,21 +137,41 @@ class Crypto:
                 if device.id != client.device_id or user_id != client.user_id:
                     self.judge(device)
 
+    def judge_all(self) -> None:
+        """Every known device judged now, so that nio marks what a listed device says as
+        verified when it decrypts it (``verified`` policy)."""
+        client = self.client
+        for user_id in list(client.device_store.users):
+            for device in client.device_store.active_user_devices(user_id):
+                if device.id != client.device_id or user_id != client.user_id:
+                    self.judge(device)
+
     def judge(self, device: nio.OlmDevice) -> bool:
-        """Whether *device* gets room keys. TOFU: yes on first sight (logged), unless
-        blacklisted. Verified: only if marked verified in the crypto store."""
+        """Whether *device* gets room keys and answers. TOFU: yes on first sight (logged),
+        unless blacklisted. Verified: only if listed in trusted_devices, with the listed
+        fingerprint if one is given; whatever the store said before."""
         client, olm = self.client, self.client.olm
-        if olm.is_device_verified(device) or olm.is_device_blacklisted(device):
-            return olm.is_device_verified(device)
-        if self.policy == "verified":
+        if self.policy != "verified":
+            if olm.is_device_verified(device) or olm.is_device_blacklisted(device):
+                return olm.is_device_verified(device)
+            client.verify_device(device)
+            log.info("trusting device {device} of {user} on first use (ed25519 {key})",
+                     device=device.id, user=device.user_id, key=device.ed25519)
+            return True
+        pinned = self.listed.get((device.user_id, device.id))
+        trusted = pinned is not None and pinned in ("", device.ed25519)
+        if trusted and not olm.is_device_verified(device):
+            client.verify_device(device)
+            log.info("trusting device {device} of {user}: listed in trusted_devices "
+                     "(ed25519 {key})", device=device.id, user=device.user_id,
+                     key=device.ed25519)
+        elif not trusted and not olm.is_device_blacklisted(device):
             client.blacklist_device(device)
-            log.info("not sharing room keys with unverified device {device} of {user}",
-                     device=device.id, user=device.user_id)
-            return False
-        client.verify_device(device)
-        log.info("trusting device {device} of {user} on first use (ed25519 {key})",
-                 device=device.id, user=device.user_id, key=device.ed25519)
-        return True
+            log.info("not sharing room keys with device {device} of {user} and not answering "
+                     "it: {why}", device=device.id, user=device.user_id,
+                     why="its ed25519 key is not the one listed in trusted_devices"
+                     if pinned else "not listed in trusted_devices")
+        return trusted
 
     def may_answer(self, verified: bool | None) -> bool:
         """Whether a command decrypted with this verification status is answered."""

@@ -82,7 +82,7 @@ class MatrixAdapter(Service):
                                          encryption_enabled=store is not None,
                                          store_sync_tokens=False),
             ssl=None if settings.tls_verify else False)
-        self.crypto = crypto.Crypto(self.client, policy, store)
+        self.crypto = crypto.Crypto(self.client, policy, store, settings.trusted_devices)
         self.verified: dict[str, bool] = {}  # decrypted event → sent by a verified device
         self.threads: dict[str, str] = {}  # command event → the thread it was said in
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0)

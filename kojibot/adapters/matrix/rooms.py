@@ -40,6 +40,7 @@ class MatrixSettings:
     auto_join: tuple[str, ...] = ()  # empty: people on the bot's own server
     tls_verify: bool = True
     encryption: str = "tofu"  # tofu, verified or refuse (see crypto.py)
+    trusted_devices: tuple[str, ...] = ()  # "@user:server DEVICEID [ed25519]" for verified
 
     @property
     def server(self) -> str:
