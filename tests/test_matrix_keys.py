@@ -47,15 +47,22 @@ async def test_an_undecryptable_command_gets_a_notice_a_key_request_and_later_it
              and event.sender == me and event.session_id == session), None), 20,
             "the bot's key request")
         assert (request.requesting_device_id, request.room_id) == (bot_device, room)
+        again = await alice.send(room, f"!task {task_id}")  # the same session: no key either
+        assert alice.session_of(room) == session
+        await alice.wait_for(lambda: [line for line in logged if again in line
+                                      and "cannot decrypt" in line], 20, "the second miss")
         assert not [event for event in alice.events(room)
                     if bot_said(me, f"Task {task_id}")(event)]  # not answered yet
 
         await alice.release_withheld()  # the person's client shares the key now
-        answer = await alice.wait_event(room, bot_said(me, f"Task {task_id} build "), 30)
-        assert answer.source["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == asked
-        assert [line for line in logged if "with a key that came late" in line]
-        assert len([event for event in alice.events(room)  # one notice, not one per try
-                    if bot_said(me, "I could not decrypt")(event)]) == 1
+        for command in (asked, again):
+            await alice.wait_event(room, lambda event, command=command: (
+                decrypted_answer(me, command)(event)
+                and bot_said(me, f"Task {task_id} build ")(event)), 30)
+        assert len([line for line in logged if "with a key that came late" in line]) == 2
+        assert [event.source["content"]["m.relates_to"]["m.in_reply_to"]["event_id"]
+                for event in alice.events(room)  # one notice for the session, not per message
+                if bot_said(me, rooms.undecryptable_notice(bot_device))(event)] == [asked]
     finally:
         await alice.close()
         await env.bot.stopService()

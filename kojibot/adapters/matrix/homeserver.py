@@ -187,8 +187,7 @@ class MatrixAdapter(Service):
                 self.saved.forget_credentials()
             raise MatrixTrouble(f"sync: {error_text(response)}")
         await nio_call(self.crypto.chores(response.to_device_events))
-        if self.crypto.enabled and self.client.olm is not None:
-            self._recover()
+        self._recover()
         await self._take(response, since)
         await nio_call(self.crypto.flush())  # the key requests for what did not decrypt
         self.saved.save_next_batch(response.next_batch)
@@ -257,16 +256,17 @@ class MatrixAdapter(Service):
         if event.get("type") == "m.room.encrypted" and sender != self.me:
             self._undecryptable(room_id, event)
             return
-        if not self.crypto.may_answer(self.verified.pop(event_id, None)):
-            log.info("not answering {sender} in {room}: sent from an unverified device",
-                     sender=sender, room=room_id)
-            return
+        verified = self.verified.pop(event_id, None)
         heard = rooms.incoming(
             event, network=self.network, room_id=room_id, me=self.me,
             bot_name=self.settings.localpart, direct=sender == self.direct.user_of(room_id),
             level=rooms.CREATOR_LEVEL if sender in self.creators.get(room_id, ())
             else room.power_levels.get_user_level(sender))
         if heard is None:
+            return
+        if not self.crypto.may_answer(verified):
+            log.info("not answering {sender} in {room}: sent from an unverified device",
+                     sender=sender, room=room_id)
             return
         if heard.direct:
             self.direct.used(sender, room_id)

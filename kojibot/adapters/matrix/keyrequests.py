@@ -43,6 +43,9 @@ class KeyRequests:
                      event=source.get("event_id"), room=room_id)
             return False
         event.room_id = room_id
+        log.info("cannot decrypt {event} from {sender} in {room} yet (no key for session "
+                 "{session}); it waits for the key", event=event.event_id, sender=event.sender,
+                 room=room_id, session=event.session_id)
         first = not any(other.session_id == event.session_id
                         for _, other in self.waiting.values())
         self.waiting[event.event_id] = (room_id, event)
@@ -67,6 +70,8 @@ class KeyRequests:
 
     def recovered(self) -> list[tuple[str, nio.Event]]:
         """Waiting events whose key has arrived since, decrypted, oldest first."""
+        if not self.waiting:
+            return []
         store = self.client.olm.inbound_group_store
         found = []
         for event_id, (room_id, event) in list(self.waiting.items()):
