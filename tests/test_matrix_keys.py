@@ -140,6 +140,12 @@ async def test_verified_answers_only_the_listed_device_with_its_listed_key(
         on_phone = await phone.wait_event(room, lambda event: event.event_id
                                           == answer["event_id"])
         assert isinstance(on_phone, nio.MegolmEvent)  # the phone gets no room key either
+        await phone.request_key(room, on_phone, bot.adapters["matrix"].client.device_id)
+        await phone.wait_for(lambda: [line for line in logged if "not sharing the key" in line
+                                      and phone.device_id in line and "trust" in line], 20,
+                             "the bot refusing the phone's key request")
+        await phone.sync(0)
+        assert phone.decrypt(on_phone) is None
     finally:
         for user in (laptop, phone, tablet):
             await user.close()
