@@ -76,7 +76,7 @@ class Crypto:
                  trusted_devices: tuple[str, ...] = ()):
         self.client, self.policy, self.store = client, policy, store
         self.listed = listed_devices(trusted_devices)
-        self.keys = KeyRequests(client, lambda device, room: self.judge(device))
+        self.keys = KeyRequests(client, self.judge)
 
     @property
     def enabled(self) -> bool:

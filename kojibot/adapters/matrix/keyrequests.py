@@ -24,12 +24,12 @@ log = Logger(namespace="kojibot.matrix")
 
 WAITING_MOST = 500  # undecryptable events kept for a late key
 REQUESTS_MOST = 1000  # others' key requests kept until they can be answered
-TRIES = 6  # answer() calls (two a sync) a request may wait for its device's keys or session
+TRIES = 6  # answer() calls (one or two a sync) a request waits for its device's keys or session
 
 
 class KeyRequests:
     def __init__(self, client: nio.AsyncClient,
-                 trusts: Callable[[nio.OlmDevice, nio.MatrixRoom], bool]):
+                 trusts: Callable[[nio.OlmDevice], bool]):
         self.client, self.trusts = client, trusts
         self.waiting: dict[str, tuple[str, nio.MegolmEvent]] = {}  # event id → its room, it
         self.theirs: dict[tuple[str, str, str], tuple[nio.RoomKeyRequest, int]] = {}
@@ -133,7 +133,7 @@ class KeyRequests:
         if device is None or device.deleted:
             olm.users_for_key_query.add(request.sender)
             return False
-        if not self.trusts(device, room):
+        if not self.trusts(device):
             log.info("not sharing the key of session {session} with {who}: the trust policy "
                      "does not trust it", session=session, who=who)
             return True
