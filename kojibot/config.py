@@ -25,6 +25,9 @@ FEDORA = {
 }
 
 MATRIX_USER = re.compile(r"@[^:\s]+:[^\s]+")
+# "@user:server DEVICEID", then optionally the device's ed25519 key (43 base64 characters,
+# spaces allowed: Element shows it in groups of four).
+TRUSTED_DEVICE = re.compile(r"@[^:\s]+:\S+\s+[A-Za-z0-9._=-]+(?P<key>(?:\s+[A-Za-z0-9+/]+)*)")
 
 
 class ConfigError(Exception):
@@ -54,6 +57,11 @@ def _one_of(*choices: str) -> Callable[[str], str]:
 
 def _list(value: str) -> list[str]:
     return [item for item in value.replace(",", " ").split() if item]
+
+
+def _lines(value: str) -> list[str]:
+    """Entries with spaces in them: separated by commas or new lines."""
+    return [item.strip() for item in value.replace(",", "\n").splitlines() if item.strip()]
 
 
 def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -171,6 +179,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "auto_join": Field(_list, []),
         "tls_verify": Field(_bool, True),
         "encryption": Field(_one_of("tofu", "verified", "refuse"), "tofu"),
+        "trusted_devices": Field(_lines, []),
     },
     "amqp": {
         "url": Field(str, required=True),
@@ -255,6 +264,11 @@ def _matrix_checks(matrix: SimpleNamespace | None) -> list[str]:
         if (entry[:1] == "@" and not MATRIX_USER.fullmatch(entry)) or entry[:1] in "!#":
             problems.append(f"matrix.auto_join: {entry!r} is not anyone, a user id "
                             "(@name:server) or a server name")
+    for entry in matrix.trusted_devices or []:
+        match = TRUSTED_DEVICE.fullmatch(entry)
+        if match is None or len("".join(match["key"].split())) not in (0, 43):
+            problems.append(f"matrix.trusted_devices: {entry!r} is not '@user:server DEVICEID' "
+                            "(optionally followed by the device's ed25519 key)")
     return problems
 
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import nio
+from nio.event_builders import ToDeviceMessage
 from twisted.internet import defer
 
 MEGOLM = {"type": "m.room.encryption", "state_key": "",
@@ -33,6 +34,8 @@ class E2EUser:
             config=nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False))
         self.timeline: dict[str, list] = {}  # room → events seen, as nio parsed them
         self.invites: dict[str, dict] = {}  # room → our invite's content
+        self.to_device: list = []  # to-device events received, as nio parsed them
+        self.held: list[ToDeviceMessage] = []  # room keys kept back (withhold_next_key)
         self._since: str | None = None
 
     @classmethod
@@ -40,8 +43,24 @@ class E2EUser:
         user = cls(url, account, store)
         response = await bridge(user.client.login(user.password, device_name=device))
         assert isinstance(response, nio.LoginResponse), response
+        user._take_creators_forwards()
         await user.sync(0)
         return user
+
+    def _take_creators_forwards(self) -> None:
+        """nio, like Element, takes a forwarded room key only from its own user's devices.
+        This client also takes one forwarded by the very device that created the session
+        (the Olm sender key is the session's own sender key): the creator vouching for its
+        own session, which is how the bot answers another person's key request."""
+        olm = self.client.olm
+        own_rule = olm._should_accept_forward
+
+        def accept(sender: str, sender_key: str, event) -> bool:
+            creator = event.source.get("content", {}).get("sender_key")
+            return own_rule(sender, sender_key, event) or (
+                event.session_id in olm.outgoing_key_requests and creator == sender_key)
+
+        olm._should_accept_forward = accept
 
     @property
     def device_id(self) -> str:
@@ -59,6 +78,7 @@ class E2EUser:
                                      full_state=self._since is None)
         assert isinstance(response, nio.SyncResponse), response
         self._since = response.next_batch
+        self.to_device.extend(response.to_device_events)
         for room_id, info in response.rooms.join.items():
             self.timeline.setdefault(room_id, []).extend(info.timeline.events)
         for room_id, info in response.rooms.invite.items():
@@ -80,6 +100,50 @@ class E2EUser:
             for device in client.device_store.active_user_devices(user_id):
                 if not client.olm.is_device_verified(device):
                     client.verify_device(device)
+
+    def withhold_next_key(self, user_id: str, device_id: str) -> None:
+        """The next room key this device shares does not reach that device: its to-device
+        message (Olm-encrypted for it) is kept back until ``release_withheld``."""
+        olm = self.client.olm
+        share = olm.share_group_session_parallel
+
+        def keeping_back(*args, **kwargs):
+            del olm.share_group_session_parallel  # this one time only
+            for sharing_with, to_device in share(*args, **kwargs):
+                held = to_device["messages"].get(user_id, {}).pop(device_id, None)
+                if held is not None:
+                    self.held.append(ToDeviceMessage("m.room.encrypted", user_id, device_id,
+                                                     held))
+                yield sharing_with, to_device
+
+        olm.share_group_session_parallel = keeping_back
+
+    async def release_withheld(self) -> None:
+        """Send the room keys held back, as a client does that shares keys late."""
+        while self.held:
+            response = await bridge(self.client.to_device(self.held.pop(0)))
+            assert isinstance(response, nio.ToDeviceResponse), response
+
+    def session_of(self, room_id: str) -> str:
+        """The id of the Megolm session this device now encrypts its messages in *room_id*
+        with."""
+        return self.client.olm.outbound_group_sessions[room_id].id
+
+    async def request_key(self, room_id: str, event: nio.MegolmEvent, device_id: str) -> None:
+        """Ask the sender's device *device_id* for the key of *event* (nio itself asks
+        only our own devices; Element-style clients may ask the sender too)."""
+        olm = self.client.olm
+        event.room_id = room_id
+        olm.outgoing_to_device_messages.append(event.as_key_request(
+            event.sender, self.device_id, device_id=device_id))
+        await bridge(self._keys())
+
+    def decrypt(self, event: nio.MegolmEvent):
+        """*event* decrypted now, or None if there is still no key for it."""
+        try:
+            return self.client.decrypt_event(event)
+        except nio.EncryptionError:
+            return None
 
     async def create_room(self, *, invite: tuple[str, ...] = (), is_direct: bool = False,
                           encrypted: bool = True, name: str | None = None) -> str:

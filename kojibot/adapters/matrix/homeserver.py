@@ -5,8 +5,9 @@ nio coroutine runs through ``niocalls.nio_call``. It logs in (or reuses the save
 syncs from the saved ``next_batch`` (filling a gap from room history after a long absence),
 hands each person's text to ``receive`` as an ``Incoming``, answers invites, notices kicks,
 and sends what the core ``deliver``s as ``m.notice`` replies. Event meaning and message
-content live in ``rooms``, encryption in ``crypto``, DMs in ``direct``, saved state in
-``saved``, send queues in ``sendqueue``; this file moves data.
+content live in ``rooms``, encryption in ``crypto`` and ``keyrequests``, DMs in ``direct``,
+logging in in ``login``, saved state in ``saved``, send queues in ``sendqueue``; this file
+moves data.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from twisted.logger import Logger
 
 from kojibot.adapters.matrix import crypto, rooms
 from kojibot.adapters.matrix.direct import DirectRooms
+from kojibot.adapters.matrix.login import log_in
 from kojibot.adapters.matrix.niocalls import (
     LoginFailed,
     MatrixTrouble,
@@ -80,7 +82,7 @@ class MatrixAdapter(Service):
                                          encryption_enabled=store is not None,
                                          store_sync_tokens=False),
             ssl=None if settings.tls_verify else False)
-        self.crypto = crypto.Crypto(self.client, policy, store)
+        self.crypto = crypto.Crypto(self.client, policy, store, settings.trusted_devices)
         self.verified: dict[str, bool] = {}  # decrypted event → sent by a verified device
         self.threads: dict[str, str] = {}  # command event → the thread it was said in
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0)
@@ -165,33 +167,9 @@ class MatrixAdapter(Service):
             await task.deferLater(self.clock, self.retry_policy(self.upkeep.attempts(0)))
 
     async def _log_in(self) -> None:
-        if self.client.logged_in:
-            return
-        settings = self.settings
-        if settings.access_token:
-            self.client.access_token = settings.access_token
-            who = await nio_call(self.client.whoami())
-            if isinstance(who, nio.WhoamiError):
-                self.client.access_token = ""
-                raise LoginFailed(f"the configured access token was refused: {who.message}")
-            self.client.restore_login(who.user_id, who.device_id or "", settings.access_token)
+        if not self.client.logged_in:
+            await log_in(self.client, self.settings, self.saved)
             self.crypto.loaded()
-            return
-        saved = self.saved.credentials()
-        if saved:
-            self.client.restore_login(self.me, *saved)
-            log.info("reusing the saved login of {user} (device {device})", user=self.me,
-                     device=saved[0])
-            self.crypto.loaded()
-            return
-        response = await nio_call(self.client.login(password=settings.password,
-                                                     device_name=settings.device_name))
-        if isinstance(response, nio.LoginError):
-            raise LoginFailed(f"login as {self.me} failed: {response.message}")
-        self.saved.save_credentials(response.device_id, response.access_token)
-        log.info("logged in as {user} (device {device}); login saved in {path}",
-                 user=self.me, device=response.device_id, path=str(self.saved.login_path))
-        self.crypto.loaded()
 
     async def _sync_once(self) -> None:
         """One sync; its events handled before its token is saved (the first sync after a
@@ -208,8 +186,10 @@ class MatrixAdapter(Service):
                     raise LoginFailed("the configured access token was refused")
                 self.saved.forget_credentials()
             raise MatrixTrouble(f"sync: {error_text(response)}")
-        await nio_call(self.crypto.chores())
+        await nio_call(self.crypto.chores(response.to_device_events))
+        self._recover()
         await self._take(response, since)
+        await nio_call(self.crypto.flush())  # the key requests for what did not decrypt
         self.saved.save_next_batch(response.next_batch)
         if full:
             await self._join_configured()
@@ -257,7 +237,6 @@ class MatrixAdapter(Service):
         for event in state + events:
             if event.get("type") == "m.room.create":
                 self.creators[room_id] = rooms.privileged_creators(event)
-        creators = self.creators.get(room_id, frozenset())
         enabler = next((e.get("sender") for e in events
                         if e.get("type") == "m.room.encryption"), None)
         refused = room.encrypted and not self.crypto.enabled
@@ -265,40 +244,55 @@ class MatrixAdapter(Service):
             self._encrypted(room_id, None if first else self.inviters.get(room_id) or enabler)
         if first or refused:
             return
-        dm_user = self.direct.user_of(room_id)
         for event in rooms.fresh_events(events, self.me):
-            sender, event_id = event.get("sender", ""), event.get("event_id", "")
-            if event.get("type") == "m.room.encrypted" and sender != self.me:
-                self._undecryptable(room_id, event)
-                continue
-            if not self.crypto.may_answer(self.verified.pop(event_id, None)):
-                log.info("not answering {sender} in {room}: sent from an unverified device",
-                         sender=sender, room=room_id)
-                continue
-            heard = rooms.incoming(
-                event, network=self.network, room_id=room_id, me=self.me,
-                bot_name=self.settings.localpart, direct=sender == dm_user,
-                level=rooms.CREATOR_LEVEL if sender in creators
-                else room.power_levels.get_user_level(sender))
-            if heard is None:
-                continue
-            if heard.direct:
-                self.direct.used(sender, room_id)
-            root = rooms.thread_root(event.get("content") or {})
-            if root:
-                self.threads[event_id] = root
-                while len(self.threads) > THREADS_KEPT:
-                    del self.threads[next(iter(self.threads))]
-            defer.maybeDeferred(self.receive, heard).addErrback(lambda f, who=sender: (
-                log.failure("handling a message from {sender} failed", f, sender=who)))
+            self._hear(room_id, event)
+
+    def _hear(self, room_id: str, event: dict) -> None:
+        """One timeline event of a room we are in: a command is handed to the core."""
+        room = self.client.rooms.get(room_id)
+        sender, event_id = event.get("sender", ""), event.get("event_id", "")
+        if room is None:
+            return
+        if event.get("type") == "m.room.encrypted" and sender != self.me:
+            self._undecryptable(room_id, event)
+            return
+        verified = self.verified.pop(event_id, None)
+        heard = rooms.incoming(
+            event, network=self.network, room_id=room_id, me=self.me,
+            bot_name=self.settings.localpart, direct=sender == self.direct.user_of(room_id),
+            level=rooms.CREATOR_LEVEL if sender in self.creators.get(room_id, ())
+            else room.power_levels.get_user_level(sender))
+        if heard is None:
+            return
+        if not self.crypto.may_answer(verified):
+            log.info("not answering {sender} in {room}: sent from an unverified device",
+                     sender=sender, room=room_id)
+            return
+        if heard.direct:
+            self.direct.used(sender, room_id)
+        root = rooms.thread_root(event.get("content") or {})
+        if root:
+            self.threads[event_id] = root
+            while len(self.threads) > THREADS_KEPT:
+                del self.threads[next(iter(self.threads))]
+        defer.maybeDeferred(self.receive, heard).addErrback(lambda f, who=sender: (
+            log.failure("handling a message from {sender} failed", f, sender=who)))
 
     def _undecryptable(self, room_id: str, event: dict) -> None:
-        """A message we have no key for: say so in one line and ask for the key."""
-        self._spawn(nio_call(self.crypto.request_key(event, room_id)),
-                    f"requesting a room key in {room_id}")
-        self.deliver(Reply(Target(self.network, room_id),
-                           text(rooms.undecryptable_notice(self.client.device_id or "")),
-                           reply_to=event.get("event_id")))
+        """A message we have no key for: ask its sender's device for the key and, once per
+        session, say so in one line; it is answered when the key comes."""
+        if self.crypto.keys.missing(room_id, event):
+            self.deliver(Reply(Target(self.network, room_id),
+                               text(rooms.undecryptable_notice(self.client.device_id or "")),
+                               reply_to=event.get("event_id")))
+
+    def _recover(self) -> None:
+        """Messages that could not be decrypted when they came and can be now: heard late."""
+        for room_id, event in self.crypto.keys.recovered():
+            log.info("decrypted {event} in {room} with a key that came late",
+                     event=event.event_id, room=room_id)
+            self.verified[event.event_id] = bool(event.verified)
+            self._hear(room_id, event.source)
 
     def _encrypted(self, room_id: str, person: str | None) -> None:
         self.warned.add(room_id)

@@ -40,6 +40,7 @@ class MatrixSettings:
     auto_join: tuple[str, ...] = ()  # empty: people on the bot's own server
     tls_verify: bool = True
     encryption: str = "tofu"  # tofu, verified or refuse (see crypto.py)
+    trusted_devices: tuple[str, ...] = ()  # "@user:server DEVICEID [ed25519]" for verified
 
     @property
     def server(self) -> str:
@@ -198,9 +199,9 @@ def thread_root(content: Mapping) -> str | None:
 
 
 def undecryptable_notice(device: str) -> str:
-    return (f"I could not decrypt that message (I have no key for it yet) and asked your "
-            f"devices for it; if this repeats, let your client share keys with my device "
-            f"{device}, then say it again.")
+    return (f"I cannot decrypt that message yet (I have no key for it): I asked your device "
+            f"for the key and will answer when it comes. If I stay silent, let your client "
+            f"share its keys with my device {device}.")
 
 
 def direct_map(content: object) -> dict[str, list[str]]:
