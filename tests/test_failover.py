@@ -22,7 +22,7 @@ TAKEOVER_LIMIT = 15.0
 
 def config(postgresql, rabbitmq, ngircd, nick, channel, queue):
     return (
-        f"[bot]\nnick = {nick}\nstate = {postgresql.url}\ndigest_after = 2\n"
+        f"[bot]\nnick = {nick}\nstate = {postgresql.url}\ndigest_after = 10\n"
         "digest_window = 2\nlease_seconds = 6\n"
         "[koji]\nserver = http://127.0.0.1:9/kojihub\nweburl = https://koji.example.test/koji\n"
         f"[irc]\nhost = 127.0.0.1\nport = {ngircd.port}\ntls = no\nchannels = {channel}\n"
