@@ -65,6 +65,18 @@ async def test_a_hung_lead_stops_sending_before_the_standby_leads(postgresql):
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_lead_whose_lock_connection_is_cut_steps_down_at_once(postgresql):
+    postgresql.empty()
+    losses: list[str] = []
+    first = lease(postgresql, losses)
+    await first.acquire()
+    postgresql.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE application_name = 'kojibot lease'")
+    await until(lambda: losses, timeout=SECONDS)
+    assert not first.holds()
+
+
+@pytest_twisted.ensureDeferred
 async def test_store_writes_of_a_lead_that_lost_its_term_are_refused(postgresql):
     postgresql.empty()
     losses: list[str] = []
