@@ -100,10 +100,12 @@ class PostgreSQL(Database):
 
     def __init__(self, url: str, options: str = "", **keywords: Any):
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
+        given = conninfo_to_dict(url).get("options") or ""  # the URL's own win
         self.db = psycopg.connect(
             url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-            options=f"-c idle_in_transaction_session_timeout=5000 {options}".strip(),
+            options=f"-c idle_in_transaction_session_timeout=5000 {options} {given}".strip(),
             **keywords)
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
