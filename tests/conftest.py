@@ -122,10 +122,10 @@ def synapse():
 @pytest.fixture(scope="session")
 def postgresql():
     """A fresh database on the machine's PostgreSQL for this session (tests/pgdb.py)."""
-    from tests.pgdb import PostgreSQLUnavailable, TestDatabase
+    from tests.pgdb import PostgreSQLUnavailable, SessionDatabase
 
     try:
-        database = TestDatabase().create()
+        database = SessionDatabase().create()
     except PostgreSQLUnavailable as exc:
         pytest.fail(f"PostgreSQL unavailable: {exc}", pytrace=False)
     yield database

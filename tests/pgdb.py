@@ -14,7 +14,7 @@ class PostgreSQLUnavailable(Exception):
     """The machine's PostgreSQL does not answer; the message says what was tried."""
 
 
-class TestDatabase:
+class SessionDatabase:
     def __init__(self) -> None:
         self.name = f"kojibot_test_{os.getpid()}_{secrets.token_hex(3)}"
         self.url = f"{SERVER}/{self.name}"
@@ -28,7 +28,7 @@ class TestDatabase:
             first = str(exc).strip().splitlines()[0]
             raise PostgreSQLUnavailable(f"{SERVER}/{database}: {first}") from None
 
-    def create(self) -> TestDatabase:
+    def create(self) -> SessionDatabase:
         with self._admin() as db:
             db.execute(f'CREATE DATABASE "{self.name}"')
         return self

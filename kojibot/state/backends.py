@@ -103,6 +103,7 @@ class PostgreSQL(Database):
         from psycopg.conninfo import conninfo_to_dict
 
         given = conninfo_to_dict(url).get("options") or ""  # the URL's own win
+        keywords.setdefault("application_name", "kojibot")
         self.db = psycopg.connect(
             url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
             options=f"-c idle_in_transaction_session_timeout=5000 {options} {given}".strip(),
