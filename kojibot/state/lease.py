@@ -8,7 +8,7 @@ ends its session after ``seconds`` without a query (``idle_session_timeout``; TC
 cover a machine that vanished). A standby asks for the lock every second.
 
 Fencing: the lead queries its connection every ``seconds / 4``; it may send to chat only
-until ``seconds - MARGIN`` after the start of its last good query (its own monotonic clock),
+until ``seconds - MARGIN`` after the start of its last good query (by its own clock),
 which is before PostgreSQL can end its session; and each store transaction checks the term
 (kojibot.state.store). A lead that finds it lost the lock exits with status 3, for its
 supervisor to start it again as a standby.
@@ -36,6 +36,11 @@ MARGIN = 1.0  # seconds the lead stops sending before PostgreSQL may end its ses
 EXIT_LOST = 3
 
 
+def _since_boot() -> float:
+    """A clock that also runs while the machine sleeps (monotonic does not, on Linux)."""
+    return time.clock_gettime(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
+
+
 def _exit_lost() -> None:
     sys.stderr.flush()
     os._exit(EXIT_LOST)
@@ -46,7 +51,7 @@ class Lease:
     every send. ``on_lost`` runs once the lead is gone (default: exit with status 3)."""
 
     def __init__(self, url: str, *, seconds: float = 6.0, reactor=None,
-                 clock: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], float] = _since_boot,
                  on_lost: Callable[[], object] = _exit_lost):
         if reactor is None:
             from twisted.internet import reactor
