@@ -123,11 +123,12 @@ class Store:
         """Everything inside commits together, or not at all (nothing if fenced off)."""
         with self.db.transaction() as db:
             fence = self.fence
+            term = fence.term if fence is not None else None
             if fence is not None and not db.execute(
                     "UPDATE lease SET term = term WHERE name = 'active' AND term = ?",
-                    (fence.term,)).rowcount:
-                fence.lost(f"a write found the lead is no longer term {fence.term}")
-                raise LeaseLost(f"term {fence.term} is over")
+                    (term,)).rowcount:
+                fence.lost(f"a write found the lead is no longer term {term}")
+                raise LeaseLost(f"term {term} is over")
             yield db
 
     def close(self) -> None:
