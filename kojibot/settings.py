@@ -213,9 +213,11 @@ def _check_postgresql(url: str) -> None:
                          + error_line(exc).replace(url, "the URL")) from None
     try:
         with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT) as db:
-            db.execute("SELECT 1")
+            version = db.info.server_version
     except psycopg.Error as exc:
         raise ValueError(f"cannot reach the database: {error_line(exc)}") from None
+    if version < 140000:  # the lease needs idle_session_timeout
+        raise ValueError(f"needs PostgreSQL 14 or later; the server runs {version // 10000}")
 
 
 def _koji_lines(section: SimpleNamespace, exc: Exception) -> list[str]:
