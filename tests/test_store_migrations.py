@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,15 @@ def test_a_new_postgresql_database_gets_the_latest_schema_once(postgresql):
         ("double precision",), ("bigint",)]
     first.close()
     second.close()
+
+
+def test_kojibots_starting_together_on_an_empty_database_migrate_it_once(postgresql):
+    postgresql.empty()
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: Store(postgresql.url), range(4)))
+    assert postgresql.query("SELECT version FROM schema_version") == [(len(MIGRATIONS),)]
+    for store in stores:
+        store.close()
 
 
 def test_a_postgresql_database_from_a_newer_release_is_refused(postgresql):

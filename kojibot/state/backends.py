@@ -122,12 +122,13 @@ class PostgreSQL(Database):
             yield self
 
     def schema_version(self) -> int:
-        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
-        row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
-        return row[0] or 0
+        if self.db.execute("SELECT to_regclass('schema_version')").fetchone()[0] is None:
+            return 0
+        return self.db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
 
     def apply_step(self, number: int, ddl: str) -> None:
         self.db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
         if self.schema_version() >= number:
             return  # another kojibot applied it meanwhile
         for pattern, replacement in _PG_TYPES:
