@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from twisted.application.service import MultiService
@@ -19,6 +20,7 @@ from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.outbox import OutboxPump
 from kojibot.relay.router import Relay
 from kojibot.settings import Settings, build
+from kojibot.state.lease import Lease
 from kojibot.state.store import Store
 
 log = Logger()
@@ -33,10 +35,12 @@ class Bot(MultiService):
 
     Built from checked ``Settings`` (kojibot.settings), or from ``config.parse``'s result,
     which is checked here the same way; ``koji`` then stands in for the hub connection.
+    With PostgreSQL state, build it once ``lease`` leads (kojibot.state.lease): its store
+    writes and the adapters' sends (``may_send``) are fenced by the lease.
     """
 
     def __init__(self, settings: Settings | SimpleNamespace,
-                 koji: txkoji.Connection | None = None):
+                 koji: txkoji.Connection | None = None, *, lease: Lease | None = None):
         super().__init__()
         if not isinstance(settings, Settings):
             settings = build(settings, koji=koji)
@@ -44,6 +48,9 @@ class Bot(MultiService):
         self.config = config = settings.config
         self.koji = settings.koji
         self.store = Store(settings.state)
+        self.lease = lease
+        self.store.fence = lease
+        self.may_send: Callable[[], bool] = lease.holds if lease else lambda: True
         self.subscriptions = SubscriptionIndex(self.store.subscriptions())
         self.registry = settings.registry
         self.dispatcher = Dispatcher(
@@ -107,5 +114,8 @@ class Bot(MultiService):
         self.watcher.stop()
         if self._pruning.running:
             self._pruning.stop()
-        stopped = super().stopService()
-        return defer.DeferredList([defer.maybeDeferred(lambda: stopped), self.koji.close()])
+        stopped = defer.DeferredList([defer.maybeDeferred(super().stopService),
+                                      self.koji.close()])
+        if self.lease is not None:
+            stopped.addBoth(lambda result: self.lease.release() or result)
+        return stopped

@@ -75,14 +75,54 @@ def run(args: argparse.Namespace) -> int:
         _report(source, exc.problems)
         return 2
 
+    from kojibot.state.backends import is_postgresql
+
+    _start_logging(args.log_level)
+    status: list[int] = []
+
+    def begin(lease=None) -> None:
+        status.append(_start_bot(args, settings, source, lease))
+        if status[-1] and reactor.running:
+            reactor.stop()
+
+    if is_postgresql(settings.state):
+        _lead_then(begin, settings, source, status)
+    else:
+        begin()
+        if status[-1]:
+            return status[-1]
+    reactor.run()
+    return status[-1] if status else 0
+
+
+def _lead_then(begin, settings, source: str, status: list[int]) -> None:
+    """With PostgreSQL state: wait as a standby until this process leads, then ``begin``."""
+    from twisted.internet import defer, reactor
+
+    from kojibot.state.lease import Lease
+
+    lease = Lease(settings.state, seconds=settings.config.bot.lease_seconds)
+
+    def failed(failure) -> None:
+        _report(source, [_one_line(failure.value)])
+        status.append(2)
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: defer.ensureDeferred(lease.acquire()).addCallbacks(
+        lambda _: begin(lease), failed))
+
+
+def _start_bot(args: argparse.Namespace, settings, source: str, lease) -> int:
+    """Build the bot, add its adapters and start it; 0, or 2 after saying why not."""
+    from twisted.internet import reactor
+
     from kojibot.adapters.console import ConsoleAdapter
     from kojibot.bot import Bot
 
-    _start_logging(args.log_level)
     try:
-        bot = Bot(settings)
+        bot = Bot(settings, lease=lease)
     except Exception as exc:  # noqa: BLE001 - e.g. the state database: one line, exit
-        _report(source, [f"{type(exc).__name__}: {exc}".splitlines()[0]])
+        _report(source, [_one_line(exc)])
         return 2
     networks = [] if args.console else _networks(settings, bot)
     if not networks:
@@ -90,8 +130,20 @@ def run(args: argparse.Namespace) -> int:
                                        on_eof=reactor.stop))
     bot.startService()
     reactor.addSystemEventTrigger("before", "shutdown", bot.stopService)
-    reactor.run()
     return 0
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def local_dir(state: str) -> str:
+    """Where files that belong next to the state go: beside an SQLite file, or for a
+    PostgreSQL state in the user data directory of this machine."""
+    from kojibot.config import default_state_path
+    from kojibot.state.backends import is_postgresql
+
+    return os.path.dirname(default_state_path() if is_postgresql(state) else state)
 
 
 def _networks(settings, bot) -> list[str]:
@@ -102,13 +154,13 @@ def _networks(settings, bot) -> list[str]:
     if settings.irc is not None:
         from kojibot.adapters.irc.network import IRCAdapter
 
-        bot.add_adapter(IRCAdapter(settings.irc, bot.receive))
+        bot.add_adapter(IRCAdapter(settings.irc, bot.receive, may_send=bot.may_send))
         names.append("irc")
     if settings.matrix is not None:
         from kojibot.adapters.matrix.homeserver import MatrixAdapter
 
-        bot.add_adapter(MatrixAdapter(settings.matrix, bot.receive,
-                                      state_dir=os.path.dirname(settings.state)))
+        bot.add_adapter(MatrixAdapter(settings.matrix, bot.receive, may_send=bot.may_send,
+                                      state_dir=local_dir(settings.state)))
         names.append("matrix")
     return names
 

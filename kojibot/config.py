@@ -90,6 +90,13 @@ def _port(value: str) -> int:
     return number
 
 
+def _lease(value: str) -> float:
+    seconds = _positive(float)(value)
+    if seconds < 2:
+        raise ValueError("must be 2 seconds or more")
+    return seconds
+
+
 def _prefix(value: str) -> str:
     if not value or any(ch.isspace() or ch.isalnum() for ch in value):
         raise ValueError("must be one or more punctuation characters, e.g. !")
@@ -128,6 +135,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "plugins": Field(_list, ["help", "task", "build", "user", "eta", "latest", "links",
                                  "subscriptions", "iam", "alerts", "watch", "why"]),
         "state": Field(str, None),
+        "lease_seconds": Field(_lease, 6.0),
         "rate": Field(_positive(int), 10),
         "digest_after": Field(_positive(int), 5),
         "digest_window": Field(_positive(float), 10.0),

@@ -30,6 +30,7 @@ from kojibot.bus.broker import tls_options as amqp_tls_options
 from kojibot.chat.commands import Registry
 from kojibot.config import ConfigError
 from kojibot.loader import PluginError, load_plugins
+from kojibot.state.backends import CONNECT_TIMEOUT, error_line, is_postgresql
 from txkoji.auth import choose_authtype
 from txkoji.exceptions import LoginNotSupported, ProfileError
 
@@ -171,6 +172,9 @@ def _check_state(path: str) -> None:
     """Refuse a state path the store could not open, without creating anything."""
     if path == ":memory:":
         return
+    if is_postgresql(path):
+        _check_postgresql(path)
+        return
     full = os.path.expanduser(path)
     if os.path.isdir(full):
         raise ValueError(f"{path} is a directory")
@@ -193,6 +197,27 @@ def _check_state(path: str) -> None:
         raise ValueError(f"cannot create {path}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"cannot create {path}: {parent} is not writable")
+
+
+def _check_postgresql(url: str) -> None:
+    """Refuse a PostgreSQL URL that libpq cannot parse or whose database does not answer."""
+    try:
+        import psycopg
+    except ImportError:
+        raise ValueError("a postgresql:// state needs psycopg: "
+                         "pip install 'kojibot[postgresql]'") from None
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise ValueError("not a PostgreSQL URL: "
+                         + error_line(exc).replace(url, "the URL")) from None
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT) as db:
+            version = db.info.server_version
+    except psycopg.Error as exc:
+        raise ValueError(f"cannot reach the database: {error_line(exc)}") from None
+    if version < 140000:  # the lease needs idle_session_timeout
+        raise ValueError(f"needs PostgreSQL 14 or later; the server runs {version // 10000}")
 
 
 def _koji_lines(section: SimpleNamespace, exc: Exception) -> list[str]:

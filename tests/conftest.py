@@ -120,6 +120,30 @@ def synapse():
 
 
 @pytest.fixture(scope="session")
+def postgresql():
+    """A fresh database on the machine's PostgreSQL for this session (tests/pgdb.py)."""
+    from tests.pgdb import PostgreSQLUnavailable, SessionDatabase
+
+    try:
+        database = SessionDatabase().create()
+    except PostgreSQLUnavailable as exc:
+        pytest.fail(f"PostgreSQL unavailable: {exc}", pytrace=False)
+    yield database
+    database.drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request, tmp_path):
+    """Where a test's store lives, once per backend: an SQLite file in tmp_path, or the
+    session's PostgreSQL database, emptied for this test."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.sqlite3")
+    database = request.getfixturevalue("postgresql")
+    database.empty()
+    return database.url
+
+
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory):
     """The wheel built from this tree, installed non-editable with its extras in a fresh
     venv (tests/installed.py); end-to-end tests start that venv's ``kojibot``."""

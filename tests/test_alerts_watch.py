@@ -221,8 +221,8 @@ def test_not_mine_leaves_out_the_persons_own_builds():
 # DM alerts through the relay -------------------------------------------------------------
 
 @pytest.fixture
-def relay_with_alerts(tmp_path):
-    store = Store(str(tmp_path / "state.sqlite3"))
+def relay_with_alerts(tmp_path, state):
+    store = Store(state)
     hub = FakeHub(tmp_path)
     store.link("irc", "Alice-Account", "alice_", "alice", "alice-account")
     store.set_alert(Alert("irc", "alice-account", "owner", "", frozenset({"complete",
@@ -332,8 +332,8 @@ def close(hub, *idents, state=CLOSED):
 
 
 @pytest_twisted.ensureDeferred
-async def test_bus_events_end_a_tree_watch_once(tmp_path):
-    store, hub, clock = Store(str(tmp_path / "s.db")), FakeHub(tmp_path), Clock()
+async def test_bus_events_end_a_tree_watch_once(tmp_path, state):
+    store, hub, clock = Store(state), FakeHub(tmp_path), Clock()
     watcher, queued = make_watcher(store, hub, clock)
     relay = Relay(store, SubscriptionIndex(), hub, reactor=clock)
     relay.routes.append(watcher.on_event)
@@ -356,16 +356,16 @@ async def test_bus_events_end_a_tree_watch_once(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_without_events_the_poll_ends_it_and_survives_a_restart(tmp_path):
+async def test_without_events_the_poll_ends_it_and_survives_a_restart(tmp_path, state):
     clock = Clock()
-    store, hub = Store(str(tmp_path / "s.db"), clock=clock.seconds), FakeHub(tmp_path)
+    store, hub = Store(state, clock=clock.seconds), FakeHub(tmp_path)
     watcher, _ = make_watcher(store, hub, clock, interval=60)
     await watch_tree(watcher, hub)
     watcher.start()
     clock.advance(60)
     assert store.pending() == []
     watcher.stop()
-    again, _ = make_watcher(Store(str(tmp_path / "s.db")), hub, clock, interval=60)
+    again, _ = make_watcher(Store(state), hub, clock, interval=60)
     assert next(iter(again.watches.values())).label == "task 40 (build bash)"
     close(hub, 41)
     close(hub, 42, 40, state=FAILED)
@@ -381,9 +381,9 @@ async def test_without_events_the_poll_ends_it_and_survives_a_restart(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_one_round_checks_at_most_a_batch_in_one_request(tmp_path):
+async def test_one_round_checks_at_most_a_batch_in_one_request(tmp_path, state):
     clock = Clock()
-    store, hub = Store(":memory:", clock=clock.seconds), FakeHub(tmp_path)
+    store, hub = Store(state, clock=clock.seconds), FakeHub(tmp_path)
     watcher, _ = make_watcher(store, hub, clock, interval=60, batch=3)
     for ident in range(50, 55):
         hub.task(ident, OPEN)
@@ -401,9 +401,9 @@ async def test_one_round_checks_at_most_a_batch_in_one_request(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_an_old_watch_is_dropped_with_a_note(tmp_path):
+async def test_an_old_watch_is_dropped_with_a_note(tmp_path, state):
     clock = Clock()
-    store, hub = Store(":memory:", clock=clock.seconds), FakeHub(tmp_path)
+    store, hub = Store(state, clock=clock.seconds), FakeHub(tmp_path)
     watcher, _ = make_watcher(store, hub, clock, interval=3600, max_age=86400)
     hub.task(60, OPEN)
     found = await watcher.look("task", 60)
@@ -419,8 +419,8 @@ async def test_an_old_watch_is_dropped_with_a_note(tmp_path):
 # The commands ----------------------------------------------------------------------------
 
 @pytest.fixture
-def bot(tmp_path):
-    settings = config.parse(f"[bot]\nstate = {tmp_path}/state.sqlite3\nadmins = root\n"
+def bot(tmp_path, state):
+    settings = config.parse(f"[bot]\nstate = {state}\nadmins = root\n"
                             "rate = 1000\n[koji]\nserver = http://hub.test/kojihub\n")
     return Bot(settings, koji=FakeHub(tmp_path))
 

@@ -185,3 +185,30 @@ def test_start_up_refuses_matrix_without_matrix_nio_as_check_config_does(tmp_pat
     line = (f"{path}: matrix: needs matrix-nio (nio is not installed): "
             "pip install 'kojibot[matrix]'")
     assert answers == [(1, [line]), (2, [line])]
+
+
+def test_check_config_refuses_a_bad_or_unreachable_postgresql_state_in_one_line(
+        tmp_path, postgresql):
+    cases = {
+        "postgresql://postgres@127.0.0.1:1/kojibot":
+            'cannot reach the database: connection failed: connection to server at '
+            '"127.0.0.1", port 1 failed: Connection refused',
+        f"{postgresql.url}_missing":
+            'cannot reach the database: connection failed: connection to server at '
+            f'"127.0.0.1", port 5432 failed: FATAL:  database "{postgresql.name}_missing" '
+            'does not exist',
+        "postgresql://postgres@[127.0.0.1/kojibot":
+            'not a PostgreSQL URL: end of string reached when looking for matching "]" in '
+            'IPv6 host address in URI: "the URL"',
+    }
+    path = tmp_path / "bot.ini"
+    for url, why in cases.items():
+        path.write_text(f"[bot]\nstate = {url}\n")
+        assert finished(kojibot("check-config", str(path), home=tmp_path)) == (
+            1, "", [f"{path}: bot.state: {why}"])
+    path.write_text(f"[bot]\nstate = {postgresql.url}\nlease_seconds = 1\n")
+    assert finished(kojibot("check-config", str(path), home=tmp_path)) == (
+        1, "", [f"{path}: bot.lease_seconds: bad value '1': must be 2 seconds or more"])
+    path.write_text(f"[bot]\nstate = {postgresql.url}\nlease_seconds = 4\n")
+    assert finished(kojibot("check-config", str(path), home=tmp_path)) == (
+        0, f"{path}: OK\n", [])

@@ -42,8 +42,8 @@ class Recorder:
         return [(r.target.name, r.message.plain()) for r in self.replies]
 
 
-def setup(subs, tmp_path):
-    store = Store(str(tmp_path / "state.sqlite3"))
+def setup(subs, state):
+    store = Store(state)
     for sub in subs:
         store.subscribe(sub)
     index = SubscriptionIndex(store.subscriptions())
@@ -56,9 +56,9 @@ def sub(room, kind, pattern, events=DEFAULT_EVENTS):
 
 
 @pytest_twisted.ensureDeferred
-async def test_matching_event_is_queued_once_per_room(tmp_path):
+async def test_matching_event_is_queued_once_per_room(state):
     store, relay = setup([sub("#a", "package", "bash"), sub("#a", "owner", "alice"),
-                          sub("#b", "package", "python-*"), sub("#c", "tag", "f41")], tmp_path)
+                          sub("#b", "package", "python-*"), sub("#c", "tag", "f41")], state)
     outcomes = await relay.handle([build_change(7, "bash", 1),
                                    build_change(8, "python-x", 3, owner="carol"),
                                    build_change(9, "gcc", 1, owner="bob")])
@@ -71,24 +71,24 @@ async def test_matching_event_is_queued_once_per_room(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_redelivery_is_not_queued_twice(tmp_path):
-    store, relay = setup([sub("#a", "package", "bash")], tmp_path)
+async def test_redelivery_is_not_queued_twice(state):
+    store, relay = setup([sub("#a", "package", "bash")], state)
     await relay.handle([build_change(7, "bash", 1)])
     await relay.handle([build_change(7, "bash", 1)])
     assert len(store.pending()) == 1
 
 
 @pytest_twisted.ensureDeferred
-async def test_event_filters(tmp_path):
+async def test_event_filters(state):
     store, relay = setup([sub("#a", "package", "bash"),
-                          sub("#all", "package", "bash", EVENTS)], tmp_path)
+                          sub("#all", "package", "bash", EVENTS)], state)
     await relay.handle([build_change(7, "bash", 0, old=None)])  # started
     assert [r.target for r in store.pending()] == ["#all"]
 
 
 @pytest_twisted.ensureDeferred
-async def test_malformed_is_rejected_and_the_rest_delivered(tmp_path):
-    store, relay = setup([sub("#a", "package", "bash")], tmp_path)
+async def test_malformed_is_rejected_and_the_rest_delivered(state):
+    store, relay = setup([sub("#a", "package", "bash")], state)
     bad = Delivery(FEDORA_BUILD, {}, b"{not json", 1, False)
     wrong = Delivery("koji.build.complete", {}, b"\xff\xfe\x00garbage", 2, False)
     outcomes = await relay.handle([bad, build_change(7, "bash", 1), wrong])
@@ -97,10 +97,10 @@ async def test_malformed_is_rejected_and_the_rest_delivered(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_subscriptions_survive_a_restart(tmp_path):
-    store, _ = setup([sub("#a", "package", "python-*")], tmp_path)
+async def test_subscriptions_survive_a_restart(state):
+    store, _ = setup([sub("#a", "package", "python-*")], state)
     store.close()
-    again = Store(str(tmp_path / "state.sqlite3"))
+    again = Store(state)
     index = SubscriptionIndex(again.subscriptions())
     assert [s.room for s in index.match("package", "python-six", "failed")] == ["#a"]
 
@@ -119,8 +119,8 @@ def pump_for(store, adapter, clock):
 
 
 @pytest_twisted.ensureDeferred
-async def test_burst_becomes_five_lines_and_one_digest(tmp_path):
-    store, relay = setup([sub("#a", "package", "bash")], tmp_path)
+async def test_burst_becomes_five_lines_and_one_digest(state):
+    store, relay = setup([sub("#a", "package", "bash")], state)
     await relay.handle([build_change(n, "bash", 1) for n in range(1, 13)])
     clock, adapter = Clock(), Recorder()
     pump = pump_for(store, adapter, clock)
@@ -134,8 +134,8 @@ async def test_burst_becomes_five_lines_and_one_digest(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_rows_wait_for_the_network_and_stay_until_written(tmp_path):
-    store, relay = setup([sub("#a", "package", "bash")], tmp_path)
+async def test_rows_wait_for_the_network_and_stay_until_written(state):
+    store, relay = setup([sub("#a", "package", "bash")], state)
     await relay.handle([build_change(1, "bash", 1), build_change(2, "bash", 3)])
     clock, adapter = Clock(), Recorder(ready=False, auto=False)
     pump = pump_for(store, adapter, clock)
@@ -151,8 +151,8 @@ async def test_rows_wait_for_the_network_and_stay_until_written(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_rows_beyond_the_in_flight_limit_wait_without_becoming_a_digest(tmp_path):
-    store, relay = setup([sub("#a", "package", "bash")], tmp_path)
+async def test_rows_beyond_the_in_flight_limit_wait_without_becoming_a_digest(state):
+    store, relay = setup([sub("#a", "package", "bash")], state)
     await relay.handle([build_change(n, "bash", 1) for n in range(1, 61)])
     clock, adapter = Clock(), Recorder(auto=False)
     pump = OutboxPump(store, {"irc": adapter}, coalesce=1000, window=10, reactor=clock,

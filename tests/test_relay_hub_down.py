@@ -35,11 +35,11 @@ def build_without_owner_name(n: int) -> Delivery:
 
 
 @pytest_twisted.ensureDeferred
-async def test_two_hundred_events_with_uncached_owners_pass_in_under_five_seconds(tmp_path):
+async def test_two_hundred_events_with_uncached_owners_pass_in_under_five_seconds(state):
     port = reactor.listenTCP(0, protocol.Factory.forProtocol(Silent), interface="127.0.0.1")
     koji = txkoji.Connection(server=f"http://127.0.0.1:{port.getHost().port}/kojihub",
                              weburl="https://koji.example.test/koji", timeout=60)
-    store = Store(str(tmp_path / "state.sqlite3"))
+    store = Store(state)
     store.subscribe(Subscription("irc", "#hung", "package", "hungpkg",
                                  frozenset({"complete"})))
     relay = Relay(store, SubscriptionIndex(store.subscriptions()), koji)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,33 @@ def test_a_file_from_a_newer_release_is_refused_in_one_line(tmp_path, installed)
     assert run.returncode == 2
     assert run.stderr.strip().splitlines()[-1].endswith(message)
     assert "Traceback" not in run.stderr
+
+
+def test_a_new_postgresql_database_gets_the_latest_schema_once(postgresql):
+    postgresql.empty()
+    first, second = Store(postgresql.url), Store(postgresql.url)  # the second finds it done
+    assert first.db.schema_version() == second.db.schema_version() == len(MIGRATIONS)
+    assert postgresql.query("SELECT version FROM schema_version") == [(len(MIGRATIONS),)]
+    assert postgresql.query(
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'outbox'"
+        " AND column_name IN ('id', 'created') ORDER BY column_name") == [
+        ("double precision",), ("bigint",)]
+    first.close()
+    second.close()
+
+
+def test_kojibots_starting_together_on_an_empty_database_migrate_it_once(postgresql):
+    postgresql.empty()
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: Store(postgresql.url), range(4)))
+    assert postgresql.query("SELECT version FROM schema_version") == [(len(MIGRATIONS),)]
+    for store in stores:
+        store.close()
+
+
+def test_a_postgresql_database_from_a_newer_release_is_refused(postgresql):
+    postgresql.empty()
+    Store(postgresql.url).close()
+    postgresql.query(f"UPDATE schema_version SET version = {len(MIGRATIONS) + 1} RETURNING 1")
+    with pytest.raises(StateTooNew, match=f"schema version {len(MIGRATIONS) + 1}, newer"):
+        Store(postgresql.url)

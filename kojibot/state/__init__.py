@@ -1,1 +1,2 @@
-"""The state file: the store and its schema migrations."""
+"""The state: the store over SQLite or PostgreSQL, its schema migrations, and the lead
+lease of kojibots sharing one PostgreSQL database."""

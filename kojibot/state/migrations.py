@@ -1,5 +1,7 @@
-"""The state file's schema as numbered forward steps; SQLite's ``user_version`` holds the last
-one applied, so an upgraded bot brings an older file forward at start and keeps its rows.
+"""The state's schema as numbered forward steps, the same for SQLite and PostgreSQL; the
+database keeps the number of the last one applied (SQLite's ``user_version``, PostgreSQL's
+``schema_version`` table), so an upgraded bot brings older state forward at start and keeps
+its rows. Steps are written in SQLite's types; kojibot.state.backends translates them.
 
 Append a step for every change; never edit one that has shipped. Files written by kojibot
 0.1.0 have that release's tables and version 0: step 1 creates exactly those tables where they
@@ -8,7 +10,7 @@ are missing, so it is a no-op for them and the schema of a new file.
 
 from __future__ import annotations
 
-import sqlite3
+from kojibot.state.backends import Database
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the tables of kojibot 0.1.0
@@ -69,7 +71,15 @@ CREATE TABLE IF NOT EXISTS watch (
     UNIQUE (network, identity, kind, ref)
 );
 """,
-    # 2: each package's last build outcome per target, for broken/fixed subscriptions
+    # 2: who leads when several kojibots share a PostgreSQL database (kojibot.state.lease)
+    """CREATE TABLE IF NOT EXISTS lease (
+    name TEXT PRIMARY KEY,
+    term INTEGER NOT NULL,
+    holder TEXT NOT NULL,
+    since REAL NOT NULL
+);
+""",
+    # 3: each package's last build outcome per target, for broken/fixed subscriptions
     """CREATE TABLE build_outcome (
     package TEXT NOT NULL,
     target TEXT NOT NULL,
@@ -87,12 +97,13 @@ class StateTooNew(Exception):
     """The file was written by a newer kojibot, whose schema this one does not know."""
 
 
-def migrate(db: sqlite3.Connection) -> int:
+def migrate(db: Database) -> int:
     """Apply the steps *db* lacks, each in its own transaction; the resulting version."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
+    version = db.schema_version()
     if version > len(MIGRATIONS):
         raise StateTooNew(f"the state file has schema version {version}, newer than this "
                           f"kojibot knows ({len(MIGRATIONS)}): run the release that wrote it")
     for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.executescript(f"BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {number};\nCOMMIT;")
+        with db.transaction():
+            db.apply_step(number, step)
     return len(MIGRATIONS)

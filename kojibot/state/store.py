@@ -1,21 +1,24 @@
-"""The bot's state in SQLite: subscriptions, relayed-event keys, the outbox, and per person
-the Koji identity link, DM alerts and watches.
+"""The bot's state: subscriptions, relayed-event keys, the outbox, and per person the Koji
+identity link, DM alerts and watches.
 
-One small interface over one file (``[bot] state``), brought to the current schema at open
-(kojibot.state.migrations). Writes that belong together (an event's outbox rows and its dedupe
-key) commit in one transaction.
+One small interface over an SQLite file or a PostgreSQL database (``[bot] state``, see
+kojibot.state.backends), brought to the current schema at open (kojibot.state.migrations).
+Writes that belong together (an event's outbox rows and its dedupe key) commit in one
+transaction. When several kojibots share the database, ``fence`` is the lead's lease
+(kojibot.state.lease): each transaction then first checks in the database that the lead is
+still ours, so a bot that lost it writes nothing.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from kojibot.state.backends import Database, connect
 from kojibot.state.migrations import migrate
 
 
@@ -94,26 +97,39 @@ class WatchRecord:
     created: float = 0.0
 
 
+class Fence(Protocol):
+    """The lead this process holds (kojibot.state.lease.Lease)."""
+
+    term: int | None
+
+    def lost(self, why: str) -> None:
+        """Step down: the lead went to another kojibot."""
+
+
+class LeaseLost(Exception):
+    """A write was refused: another kojibot leads now."""
+
+
 class Store:
-    def __init__(self, path: str, clock=time.time):
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
+    def __init__(self, location: str, clock=time.time):
+        """*location*: an SQLite file, ``:memory:``, or a ``postgresql://`` URL."""
+        self.db: Database = connect(location)
         migrate(self.db)
         self.clock = clock
+        self.fence: Fence | None = None
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Everything inside commits together, or not at all."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def transaction(self) -> Iterator[Database]:
+        """Everything inside commits together, or not at all (nothing if fenced off)."""
+        with self.db.transaction() as db:
+            fence = self.fence
+            term = fence.term if fence is not None else None
+            if fence is not None and not db.execute(
+                    "UPDATE lease SET term = term WHERE name = 'active' AND term = ?",
+                    (term,)).rowcount:
+                fence.lost(f"a write found the lead is no longer term {term}")
+                raise LeaseLost(f"term {term} is over")
+            yield db
 
     def close(self) -> None:
         self.db.close()
@@ -165,8 +181,8 @@ class Store:
         new = 0
         with self.transaction() as db:
             for key, entries in events:
-                if not db.execute("INSERT OR IGNORE INTO relayed_event (key, at) VALUES (?, ?)",
-                                  (key, now)).rowcount:
+                if not db.execute("INSERT INTO relayed_event (key, at) VALUES (?, ?)"
+                                  " ON CONFLICT (key) DO NOTHING", (key, now)).rowcount:
                     continue
                 new += 1
                 _queue(db, entries, now)
@@ -184,7 +200,8 @@ class Store:
                 for r in rows]
 
     def delivered(self, ids: Iterable[int]) -> None:
-        self.db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+        with self.transaction() as db:
+            db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
 
     def forget_events_before(self, when: float) -> None:
         """Dedupe keys are kept long enough to absorb redeliveries, not forever."""
@@ -277,9 +294,9 @@ class Store:
         watch.created = self.clock()
         watch.id = self.db.execute(
             "INSERT INTO watch (network, identity, asker, room, kind, ref, label, states,"
-            " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (watch.network, watch.identity, watch.asker, watch.room, watch.kind, watch.ref,
-             watch.label, json.dumps(watch.states), watch.created)).lastrowid
+             watch.label, json.dumps(watch.states), watch.created)).fetchone()[0]
         return True
 
     def save_watch_states(self, watch: WatchRecord) -> None:
@@ -311,7 +328,7 @@ class Store:
         return True
 
 
-def _queue(db: sqlite3.Connection, entries: Iterable[OutboxEntry], now: float) -> None:
+def _queue(db: Database, entries: Iterable[OutboxEntry], now: float) -> None:
     db.executemany(
         "INSERT INTO outbox (network, target, direct, summary, message, created)"
         " VALUES (?, ?, ?, ?, ?, ?)",

@@ -37,12 +37,15 @@ class IRCAdapter(Service):
 
     def __init__(self, settings: IRCSettings, receive: Callable[[Incoming], object], *,
                  network: str = "irc", reactor=None,
-                 retry_policy: Callable[[int], float] | None = None):
+                 retry_policy: Callable[[int], float] | None = None,
+                 may_send: Callable[[], bool] = lambda: True):
+        """``may_send`` gates replies (not protocol lines): False while this process may
+        not speak, e.g. a kojibot whose lead on shared state lapsed."""
         if reactor is None:
             from twisted.internet import reactor
         self.settings, self.network, self.clock = settings, network, reactor
         self.name = f"irc:{network}"
-        self.receive = receive
+        self.receive, self.may_send = receive, may_send
         self.outbox: ReplyQueue[Reply] = ReplyQueue()
         self.connection: IRCConnection | None = None
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=300.0)

@@ -26,6 +26,7 @@ log = Logger(namespace="kojibot.irc")
 JOIN_ERRORS = {"403", "405", "471", "473", "474", "475", "477", "489", "520"}
 SASL_FAILED = {"902", "904", "905", "906"}
 READY_TIMEOUT = 15.0  # flush the queue even if a channel never answers JOIN or MODE
+GATED = 1.0  # seconds between looks while the adapter may not send replies
 _UNSAFE = re.compile(r"[\r\n\0]")
 
 
@@ -80,6 +81,9 @@ class IRCConnection(irc.IRCClient):
             line = self.control[0] if from_control else (
                 self.adapter.outbox.peek(self._render) if self.ready else None)
             if line is None:
+                return
+            if not from_control and not self.adapter.may_send():
+                self._pump_call = self.clock.callLater(GATED, self.pump)
                 return
             if not self.bucket.take():
                 self._pump_call = self.clock.callLater(self.bucket.delay(), self.pump)

@@ -62,12 +62,13 @@ class MatrixAdapter(Service):
 
     def __init__(self, settings: MatrixSettings, receive: Callable[[Incoming], object], *,
                  state_dir: str, network: str = "matrix", reactor=None,
-                 retry_policy: Callable[[int], float] | None = None):
+                 retry_policy: Callable[[int], float] | None = None,
+                 may_send: Callable[[], bool] = lambda: True):
         if reactor is None:
             from twisted.internet import reactor
         self.settings, self.network, self.clock = settings, network, reactor
         self.name = f"matrix:{network}"
-        self.receive = receive
+        self.receive, self.may_send = receive, may_send  # may_send: as IRCAdapter's
         self.me = settings.user_id
         self.saved = SavedSession(state_dir, settings.user_id, settings.homeserver)
         policy = crypto.effective_policy(settings.encryption)
@@ -353,6 +354,8 @@ class MatrixAdapter(Service):
 
     async def _send(self, item: _Outgoing) -> float | None:
         """One try; seconds to wait if rate limited, else None (sent, or dropped and said so)."""
+        if not self.may_send():
+            return 1.0
         target = item.reply.target
         room_id = await self.direct.room_for(target.name) if target.direct else target.name
         if room_id is None:
