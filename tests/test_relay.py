@@ -167,9 +167,9 @@ async def test_rows_beyond_the_in_flight_limit_wait_without_becoming_a_digest(st
 
 
 @pytest_twisted.ensureDeferred
-async def test_broken_and_fixed_are_the_turns_of_a_packages_outcome(tmp_path):
+async def test_broken_and_fixed_are_the_turns_of_a_packages_outcome(state):
     store, relay = setup([sub("#turns", "package", "bash", {"broken", "fixed"}),
-                          sub("#fails", "package", "bash", {"failed"})], tmp_path)
+                          sub("#fails", "package", "bash", {"failed"})], state)
     sequence = [(1, 1), (2, 3), (3, 3), (4, 1), (5, 1), (6, 3)]  # (build id, new state)
     for build_id, new in sequence:
         await relay.handle([build_change(build_id, "bash", new)])
@@ -183,9 +183,9 @@ async def test_broken_and_fixed_are_the_turns_of_a_packages_outcome(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_package_list_changes_reach_packages_subscriptions(tmp_path):
+async def test_package_list_changes_reach_packages_subscriptions(state):
     store, relay = setup([sub("#pl", "packages", "python-*", {"blocked", "added"}),
-                          sub("#builds", "package", "python-*", EVENTS)], tmp_path)
+                          sub("#builds", "package", "python-*", EVENTS)], state)
 
     def change(action, n):
         body = json.dumps({"tag": "f41", "package": "python-six", "action": action,
