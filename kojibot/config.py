@@ -9,6 +9,7 @@ the settings classes refuse); ``kojibot check-config`` and start-up both run bot
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -80,6 +81,19 @@ def _port(value: str) -> int:
     if not 0 < number < 65536:
         raise ValueError("must be a port number (1-65535)")
     return number
+
+
+def _listen(value: str) -> tuple[str, int]:
+    """``ADDRESS:PORT`` (an IP address; IPv6 in brackets) or a bare port on loopback."""
+    host, _, port = value.rpartition(":")
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]") or "127.0.0.1")
+        if isinstance(address, ipaddress.IPv6Address) != host.startswith("["):
+            raise ValueError
+        return str(address), _port(port)
+    except ValueError:
+        raise ValueError("expected ADDRESS:PORT with an IP address, e.g. 127.0.0.1:9180") \
+            from None
 
 
 def _prefix(value: str) -> str:
@@ -182,6 +196,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "ca": Field(str),
         "cert": Field(str),
         "key": Field(str),
+    },
+    "metrics": {
+        "listen": Field(_listen, ("127.0.0.1", 9180)),
+        "stalled_after": Field(_positive(float), 300.0),
     },
 }
 

@@ -40,6 +40,12 @@ class OutboxPump:
         self.recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self.held_since: dict[tuple[str, str], float] = {}
         self._call = None
+        self.sent = 0  # rows written to chat since start (a digest line writes several)
+        self.depth = 0  # rows waiting, as the last look saw them
+        self.oldest: dict[str, float] = {}  # per network: when its oldest waiting row was queued
+        # Per network: when a row last went out, or its rows last had the excuse of a network
+        # not ready; long ago while rows wait on a ready network means the outbox is stuck.
+        self.moved: dict[str, float] = {}
 
     def kick(self, delay: float = 0.0) -> None:
         """Look at the outbox soon (new rows, a network back, a window ending)."""
@@ -56,13 +62,17 @@ class OutboxPump:
     def pump(self) -> None:
         now = self.clock()
         waiting: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
-        for row in self.store.pending():
+        pending = self.store.pending()
+        self.depth, self.oldest = len(pending), {}
+        for row in pending:
+            self.oldest.setdefault(row.network, row.created)
             if row.id not in self.in_flight:
                 waiting[(row.network, row.target)].append(row)
         next_look: float | None = None
         for (network, target), rows in waiting.items():
             adapter = self.adapters.get(network)
             if adapter is None or not adapter.ready:
+                self.moved[network] = now
                 next_look = RETRY if next_look is None else min(next_look, RETRY)
                 continue
             delay = self._send(adapter, (network, target), rows, now)
@@ -105,6 +115,8 @@ class OutboxPump:
 
         def written() -> None:
             self.store.delivered(ids)
+            self.sent += len(ids)
+            self.moved[key[0]] = self.clock()
             self.in_flight.difference_update(ids)
             self.kick()
 
