@@ -17,7 +17,8 @@ from txkoji.transport import IDLE_TIMEOUT, TLSPolicy, Transport
 
 DEFAULT_TIMEOUT = 60.0
 
-# Told of every hub call once it ends: method, seconds taken, and the error or None.
+# Told of every hub call once it ends: the method as logs name it (a MultiCall by the methods
+# it carries), seconds taken, and the error or None.
 CallObserver = Callable[[str, float, BaseException | None], object]
 
 
@@ -104,7 +105,7 @@ class Connection:
             raise
         finally:
             for observer in self.observers:
-                observer(method, time.monotonic() - started, error)
+                observer(_logged_name(method, args), time.monotonic() - started, error)
 
     async def _post(self, method: str, args: tuple, kwargs: dict | None, url: str | None,
                     headers: dict | None) -> Any:

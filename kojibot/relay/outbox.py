@@ -116,6 +116,7 @@ class OutboxPump:
         def written() -> None:
             self.store.delivered(ids)
             self.sent += len(ids)
+            self.depth -= len(ids)
             self.moved[key[0]] = self.clock()
             self.in_flight.difference_update(ids)
             self.kick()
