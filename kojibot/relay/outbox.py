@@ -22,6 +22,7 @@ from kojibot.wording.describe import digest_line
 log = Logger()
 
 IN_FLIGHT = 50  # replies handed to one adapter and not yet written
+DIGEST_MAX = 1000  # rows one digest line takes at most; the rest waits for the next window
 RETRY = 2.0  # seconds between looks at networks that are not ready
 
 
@@ -60,30 +61,34 @@ class OutboxPump:
             self._call.cancel()
 
     def pump(self) -> None:
+        """Per room, only its first rows are read: what may go now, or show that rows are
+        held (the whole held batch is read when its digest is due)."""
         now = self.clock()
-        waiting: dict[tuple[str, str], list[OutboxRow]] = defaultdict(list)
-        pending = self.store.pending()
-        self.depth, self.oldest = len(pending), {}
-        for row in pending:
-            self.oldest.setdefault(row.network, row.created)
-            if row.id not in self.in_flight:
-                waiting[(row.network, row.target)].append(row)
+        targets = self.store.outbox_targets()
+        self.depth, self.oldest = sum(targets.values()), {}
+        head = len(self.in_flight) + self.coalesce + 1
         next_look: float | None = None
-        for (network, target), rows in waiting.items():
+        for (network, target), count in targets.items():
+            rows = self.store.pending(network, target, head)
+            self.oldest[network] = min(self.oldest.get(network, now), rows[0].created)
             adapter = self.adapters.get(network)
             if adapter is None or not adapter.ready:
                 self.moved[network] = now
                 next_look = RETRY if next_look is None else min(next_look, RETRY)
                 continue
-            delay = self._send(adapter, (network, target), rows, now)
+            rows = [row for row in rows if row.id not in self.in_flight]
+            if not rows:
+                continue
+            delay = self._send(adapter, (network, target), rows, now, complete=count <= head)
             if delay is not None:
                 next_look = delay if next_look is None else min(next_look, delay)
         if next_look is not None:
             self.kick(next_look)
 
     def _send(self, adapter: Adapter, key: tuple[str, str], rows: list[OutboxRow],
-              now: float) -> float | None:
-        """Hand what may go now to the adapter; seconds until the next look, if needed."""
+              now: float, complete: bool = True) -> float | None:
+        """Hand what may go now to the adapter; seconds until the next look, if needed.
+        *rows* are the room's first rows waiting (all of them if *complete*)."""
         budget = IN_FLIGHT - len(self.in_flight)
         if budget <= 0:
             return RETRY
@@ -102,6 +107,9 @@ class OutboxPump:
         if now - started < self.window:
             return started + self.window - now
         del self.held_since[key]
+        if not complete:
+            held = [row for row in self.store.pending(*key, len(self.in_flight) + DIGEST_MAX)
+                    if row.id not in self.in_flight][:DIGEST_MAX]
         message = from_json(held[0].message) if len(held) == 1 else digest_line(
             [row.summary for row in held])
         self._hand(adapter, key, held, message)
