@@ -9,7 +9,7 @@ events become one digest line at the window's end. Nothing is dropped.
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping
 
 from twisted.logger import Logger
@@ -24,6 +24,9 @@ log = Logger()
 IN_FLIGHT = 50  # replies handed to one adapter and not yet written
 DIGEST_MAX = 1000  # rows one digest line takes at most; the rest waits for the next window
 RETRY = 2.0  # seconds between looks at networks that are not ready
+# Lines written within this many seconds share one look at the outbox: a look reads every
+# room's first rows, too much to repeat for each of hundreds of lines of a backlog.
+AFTER_WRITTEN = 0.05
 
 
 class OutboxPump:
@@ -38,6 +41,7 @@ class OutboxPump:
         self.reactor = reactor
         self.clock = clock
         self.in_flight: set[int] = set()
+        self.flying: Counter[tuple[str, str]] = Counter()  # rows in flight, per room
         self.recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self.held_since: dict[tuple[str, str], float] = {}
         self._call = None
@@ -66,9 +70,9 @@ class OutboxPump:
         now = self.clock()
         targets = self.store.outbox_targets()
         self.depth, self.oldest = sum(targets.values()), {}
-        head = len(self.in_flight) + self.coalesce + 1
         next_look: float | None = None
         for (network, target), count in targets.items():
+            head = self.flying[(network, target)] + self.coalesce + 1
             rows = self.store.pending(network, target, head)
             self.oldest[network] = min(self.oldest.get(network, now), rows[0].created)
             adapter = self.adapters.get(network)
@@ -108,7 +112,7 @@ class OutboxPump:
             return started + self.window - now
         del self.held_since[key]
         if not complete:
-            held = [row for row in self.store.pending(*key, len(self.in_flight) + DIGEST_MAX)
+            held = [row for row in self.store.pending(*key, self.flying[key] + DIGEST_MAX)
                     if row.id not in self.in_flight][:DIGEST_MAX]
         message = from_json(held[0].message) if len(held) == 1 else digest_line(
             [row.summary for row in held])
@@ -120,6 +124,7 @@ class OutboxPump:
               message) -> None:
         ids = [row.id for row in rows]
         self.in_flight.update(ids)
+        self.flying[key] += len(ids)
 
         def written() -> None:
             self.store.delivered(ids)
@@ -127,7 +132,8 @@ class OutboxPump:
             self.depth -= len(ids)
             self.moved[key[0]] = self.clock()
             self.in_flight.difference_update(ids)
-            self.kick()
+            self.flying[key] -= len(ids)
+            self.kick(AFTER_WRITTEN)
 
         adapter.deliver(Reply(Target(key[0], key[1], direct=rows[0].direct), message,
                               on_sent=written))
