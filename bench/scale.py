@@ -233,6 +233,8 @@ def part_c(hub, irc_port: int, workdir: Path, rows: int) -> None:
           f"{bound:.1f} s ({took / bound:.1f}x)")
     print(f"    RSS while draining: first {rss[0]:.1f} MB, max {max(rss):.1f} MB, "
           f"last {rss[-1]:.1f} MB ({len(rss)} samples)")
+    marks = " ".join(f"{at:.0f}s:{left}" for at, left, _ in samples[::4])
+    print(f"    rows left, by seconds since exec (last room joined at {joined:.1f} s): {marks}")
 
 
 def with_peers(parts: list[str], rows: int) -> None:

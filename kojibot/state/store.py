@@ -191,7 +191,9 @@ class Store:
                 for r in rows]
 
     def delivered(self, ids: Iterable[int]) -> None:
-        self.db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+        """Forget written rows: one transaction, not one per row (a digest writes hundreds)."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
 
     def forget_events_before(self, when: float) -> None:
         """Dedupe keys are kept long enough to absorb redeliveries, not forever."""
