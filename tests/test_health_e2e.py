@@ -228,3 +228,26 @@ def test_without_prometheus_client_start_up_says_so_in_one_line(installed, tmp_p
         "pip install 'kojibot[metrics]'; /metrics answers 501")
     assert "serving /healthz and /metrics on" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_hub_calls_are_timed_and_their_errors_counted_by_method(kojihub, tmp_path):
+    """txkoji's call observer feeds the bot's registry: one success, one hub fault."""
+    import txkoji
+    from kojibot import config
+    from kojibot.bot import Bot
+    from kojibot.metrics import Metrics
+
+    bot = Bot(config.parse(f"[bot]\nstate = {tmp_path}/s.sqlite3\n" + hub_section(kojihub)))
+    metrics = Metrics(bot)
+    await bot.koji.call("getAPIVersion")
+    with pytest.raises(txkoji.KojiException) as fault:
+        await bot.koji.call("noSuchMethod")
+    await bot.koji.close()
+    got = samples(metrics.render().decode())
+    assert got[("kojibot_hub_call_seconds_count", (("method", "getAPIVersion"),))] == 1
+    assert got[("kojibot_hub_call_seconds_count", (("method", "noSuchMethod"),))] == 1
+    assert got[("kojibot_hub_call_errors_total", (("error", type(fault.value).__name__),
+                                                   ("method", "noSuchMethod")))] == 1
+    assert not [key for key in got if key[0] == "kojibot_hub_call_errors_total"
+                and ("method", "getAPIVersion") in key[1]]
