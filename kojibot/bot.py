@@ -71,10 +71,16 @@ class Bot(MultiService):
                                batch=config.bot.watch_poll_batch,
                                max_age=config.bot.watch_max_days * 86400)
         self.relay.routes += [self.alerts.entries, self.watcher.on_event]
+        self.consumer = None
         if settings.amqp is not None:
             from kojibot.bus.consumer import AMQPConsumer
 
-            AMQPConsumer(settings.amqp, self.relay.handle).setServiceParent(self)
+            self.consumer = AMQPConsumer(settings.amqp, self.relay.handle)
+            self.consumer.setServiceParent(self)
+        if getattr(config, "metrics", None) is not None:
+            from kojibot.health import StatusServer
+
+            StatusServer(self, config.metrics).setServiceParent(self)
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.network] = adapter

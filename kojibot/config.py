@@ -9,6 +9,7 @@ the settings classes refuse); ``kojibot check-config`` and start-up both run bot
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import os
 import re
 from collections.abc import Callable
@@ -95,6 +96,19 @@ def _lease(value: str) -> float:
     if seconds < 2:
         raise ValueError("must be 2 seconds or more")
     return seconds
+
+
+def _listen(value: str) -> tuple[str, int]:
+    """``ADDRESS:PORT`` (an IP address; IPv6 in brackets) or a bare port on loopback."""
+    host, _, port = value.rpartition(":")
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]") or "127.0.0.1")
+        if isinstance(address, ipaddress.IPv6Address) != host.startswith("["):
+            raise ValueError
+        return str(address), _port(port)
+    except ValueError:
+        raise ValueError("expected ADDRESS:PORT with an IP address, e.g. 127.0.0.1:9180") \
+            from None
 
 
 def _prefix(value: str) -> str:
@@ -201,6 +215,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "key": Field(str),
         "instance": Field(str),
         "topic_prefix": Field(str),
+    },
+    "metrics": {
+        "listen": Field(_listen, ("127.0.0.1", 9180)),
+        "stalled_after": Field(_positive(float), 300.0),
     },
 }
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from twisted.internet import reactor, task
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS = "matrix,e2e,amqp,postgresql"
+EXTRAS = "matrix,e2e,amqp,postgresql,metrics"
 
 
 class InstallFailed(Exception):

@@ -40,7 +40,7 @@ def test_every_problem_is_reported_at_once():
     found = problems("[bot]\nprefix = a\nrate = -1\nfoo = 1\n[irc]\nchannels = x\n"
                      "port = 99999\ntls = maybe\n[koji]\nprofile = p\nserver = s\n[extra]\n")
     assert found == [
-        "extra: unknown section (known: bot, koji, irc, matrix, amqp)",
+        "extra: unknown section (known: bot, koji, irc, matrix, amqp, metrics)",
         "bot.foo: unknown key",
         "bot.prefix: bad value 'a': must be one or more punctuation characters, e.g. !",
         "bot.rate: bad value '-1': must be greater than zero",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
@@ -14,6 +16,10 @@ from txkoji.rpc import MethodProxy
 from txkoji.transport import IDLE_TIMEOUT, TLSPolicy, Transport
 
 DEFAULT_TIMEOUT = 60.0
+
+# Told of every hub call once it ends: the method as logs name it (a MultiCall by the methods
+# it carries), seconds taken, and the error or None.
+CallObserver = Callable[[str, float, BaseException | None], object]
 
 
 class Connection:
@@ -37,6 +43,9 @@ class Connection:
 
     ``transport`` replaces the HTTP transport with anything offering its ``post`` and
     ``close`` (txkoji.testing.HubDouble answers calls in memory that way).
+
+    ``observers`` are called after every hub call (see CallObserver): the seam for
+    latency and error metrics, so that txkoji needs no metrics library.
     """
 
     def __init__(self, profile: str | None = None, *, reactor=None, transport=None,
@@ -64,6 +73,7 @@ class Connection:
         self.session: Session | None = None
         self._auth_lock = defer.DeferredLock()
         self._cache = None
+        self.observers: list[CallObserver] = []
 
     def __repr__(self) -> str:
         return f"<txkoji.Connection {self.profile or self.server}>"
@@ -87,6 +97,18 @@ class Connection:
     async def raw_call(self, method: str, args: tuple = (), kwargs: dict | None = None,
                        url: str | None = None, headers: dict | None = None) -> Any:
         """One XML-RPC call as the hub answers it; authenticated (and serialized) when logged in."""
+        started, error = time.monotonic(), None
+        try:
+            return await self._post(method, args, kwargs, url, headers)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            for observer in self.observers:
+                observer(_logged_name(method, args), time.monotonic() - started, error)
+
+    async def _post(self, method: str, args: tuple, kwargs: dict | None, url: str | None,
+                    headers: dict | None) -> Any:
         body = rpc.encode_call(method, args, kwargs)
         what = _logged_name(method, args)
         if self.session is None or url is not None:

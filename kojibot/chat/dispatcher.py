@@ -7,6 +7,7 @@ Nothing a user, the hub or a plugin does can put a traceback into chat.
 from __future__ import annotations
 
 import fnmatch
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,6 +51,7 @@ class Dispatcher:
         self.admins = {admin.lower() for admin in admins}
         self.ignore = [pattern.lower() for pattern in ignore]
         self.rate = rate or RateLimit(10)
+        self.counts: Counter[str] = Counter()  # handlers run, by command or listener name
 
     def is_admin(self, incoming: Incoming) -> bool:
         return incoming.identity.lower() in self.admins
@@ -129,6 +131,7 @@ class Dispatcher:
     async def _call(self, name: str, handler, context: Context, arguments: list) -> list[Reply]:
         """The handler's answer; a hub failure is only answered (txkoji logs each one, once),
         anything else is a plugin bug: logged with its traceback, apologised for in chat."""
+        self.counts[name] += 1
         try:
             result = await handler(context, *arguments)
         except txkoji.KojiTransportError as exc:

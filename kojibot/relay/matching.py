@@ -30,6 +30,9 @@ class SubscriptionIndex:
         for sub in subscriptions:
             self.add(sub)
 
+    def __len__(self) -> int:
+        return sum(map(len, self._exact.values())) + sum(map(len, self._globs.values()))
+
     def add(self, sub: Subscription) -> None:
         self.remove(sub)
         pattern = sub.pattern.lower()

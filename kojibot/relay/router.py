@@ -50,6 +50,7 @@ class Relay:
         self.why_wait = HubWait(WHY_WAIT, reactor)
         self.target_wait = HubWait(NAME_WAIT, reactor)
         self.routes: list[Route] = []
+        self.relayed = 0  # events queued for at least one room or person, since start
 
     async def handle(self, batch: Sequence[Any]) -> list[str]:
         """Outcomes ("ack" or "reject") for a batch of deliveries, after committing."""
@@ -73,7 +74,9 @@ class Relay:
                     entries.extend(await self._route(route, event))
             if entries:
                 records.append((event.dedupe_key, entries))
-        if records and self.store.record_events(records):
+        new = self.store.record_events(records) if records else 0
+        if new:
+            self.relayed += new
             self.on_queued()
         return outcomes
 

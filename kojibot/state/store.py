@@ -188,18 +188,26 @@ class Store:
                 _queue(db, entries, now)
         return new
 
-    def pending(self, network: str | None = None) -> list[OutboxRow]:
-        """Undelivered rows, oldest first (per network if given)."""
+    def outbox_targets(self) -> dict[tuple[str, str], int]:
+        """Undelivered rows per (network, target): read from the index, not the rows."""
+        return {(network, target): count for network, target, count in self.db.execute(
+            "SELECT network, target, count(*) FROM outbox GROUP BY network, target")}
+
+    def pending(self, network: str | None = None, target: str | None = None,
+                limit: int = -1) -> list[OutboxRow]:
+        """Undelivered rows, oldest first (of a network or one target, if given; the first
+        *limit* of them if given)."""
         query = ("SELECT id, network, target, direct, summary, message, created FROM outbox")
         args: tuple = ()
         if network is not None:
-            query += " WHERE network=?"
-            args = (network,)
-        rows = self.db.execute(query + " ORDER BY id", args).fetchall()
+            query += " WHERE network=?" + (" AND target=?" if target is not None else "")
+            args = (network,) if target is None else (network, target)
+        rows = self.db.execute(query + " ORDER BY id LIMIT ?", (*args, limit)).fetchall()
         return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4], json.loads(r[5]), r[6])
                 for r in rows]
 
     def delivered(self, ids: Iterable[int]) -> None:
+        """Forget written rows: one transaction, not one per row (a digest writes hundreds)."""
         with self.transaction() as db:
             db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
 

@@ -1,0 +1,111 @@
+"""``/healthz`` and ``/metrics`` on a small HTTP port of the bot's own reactor ([metrics]).
+
+Loopback by default: it is for the operator's probes and Prometheus, not for the world.
+``/healthz`` answers 200 while every chat network and the bus are connected and the outbox
+moves, else 503, each time with a short JSON reason a person can read in a probe's log.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet import endpoints
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import Site
+
+__all__ = ["StatusServer", "problems"]
+
+log = Logger()
+MISSING = "prometheus_client is not installed: pip install 'kojibot[metrics]'"
+
+
+def problems(bot: Any, stalled_after: float) -> list[str]:
+    """Why the bot is not healthy now (nothing: healthy)."""
+    reasons = [f"{network}: disconnected" for network, adapter in sorted(bot.adapters.items())
+               if not adapter.ready]
+    if bot.consumer is not None and not bot.consumer.consuming:
+        reasons.append(f"bus {bot.consumer.broker}: not consuming")
+    outbox, now = bot.outbox, bot.outbox.clock()
+    for network, oldest in sorted(outbox.oldest.items()):
+        adapter = bot.adapters.get(network)
+        idle = now - max(oldest, outbox.moved.get(network, oldest))
+        if adapter is not None and adapter.ready and idle > stalled_after:
+            reasons.append(f"outbox: nothing sent to {network} for {idle:.0f} s "
+                           f"with lines waiting since {now - oldest:.0f} s")
+    return reasons
+
+
+class StatusPage(Resource):
+    isLeaf = True  # noqa: N815 - twisted.web names it so
+
+    def __init__(self, bot: Any, stalled_after: float, metrics: Any):
+        super().__init__()
+        self.bot, self.stalled_after, self.metrics = bot, stalled_after, metrics
+
+    def render_GET(self, request) -> bytes:
+        if request.path == b"/healthz":
+            reasons = problems(self.bot, self.stalled_after)
+            request.setResponseCode(503 if reasons else 200)
+            request.setHeader(b"content-type", b"application/json")
+            body = ({"status": "unhealthy", "reasons": reasons} if reasons
+                    else {"status": "ok"})
+            return json.dumps(body).encode() + b"\n"
+        if request.path == b"/metrics":
+            if self.metrics is None:
+                request.setResponseCode(501)
+                return MISSING.encode() + b"\n"
+            request.setHeader(b"content-type", self.metrics.content_type.encode())
+            return self.metrics.render()
+        request.setResponseCode(404)
+        return b"not found: try /healthz or /metrics\n"
+
+
+class StatusServer(Service):
+    """Listens on ``section.listen``; a failure to listen is one log line, not a stop."""
+
+    def __init__(self, bot: Any, section: Any, *, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
+        self.host, self.port = section.listen
+        self.metrics = _metrics(bot)
+        self.site = Site(StatusPage(bot, section.stalled_after, self.metrics))
+        self.site.noisy = False
+        self.site.log = lambda request: None  # probes every few seconds: no access log
+        self._listening = None
+
+    def startService(self) -> None:
+        super().startService()
+        if self.metrics is None:
+            log.warn("[metrics] is set but " + MISSING + "; /metrics answers 501")
+        interface = ipaddress.ip_address(self.host)
+        kind = (endpoints.TCP6ServerEndpoint if interface.version == 6
+                else endpoints.TCP4ServerEndpoint)
+        where = f"http://{self.host if interface.version == 4 else f'[{self.host}]'}:{self.port}"
+        d = kind(self.reactor, self.port, interface=self.host).listen(self.site)
+        d.addCallbacks(lambda port: self._started(port, where), lambda failure: log.error(
+            "cannot serve /healthz and /metrics on {where}: {why}", where=where,
+            why=failure.getErrorMessage()))
+
+    def _started(self, port, where: str) -> None:
+        self._listening = port
+        log.info("serving /healthz and /metrics on {where}", where=where)
+
+    def stopService(self):
+        super().stopService()
+        port, self._listening = self._listening, None
+        return port.stopListening() if port is not None else None
+
+
+def _metrics(bot: Any):
+    try:
+        from kojibot.metrics import Metrics
+    except ImportError as exc:
+        if not (exc.name or "").startswith("prometheus_client"):
+            raise
+        return None
+    return Metrics(bot)
