@@ -72,10 +72,10 @@ class Bot(MultiService):
                                max_age=config.bot.watch_max_days * 86400)
         self.relay.routes += [self.alerts.entries, self.watcher.on_event]
         self.consumer = None
-        if settings.amqp is not None:
+        if amqp is not None:
             from kojibot.bus.consumer import AMQPConsumer
 
-            self.consumer = AMQPConsumer(settings.amqp, self.relay.handle)
+            self.consumer = AMQPConsumer(amqp, self.relay.handle)
             self.consumer.setServiceParent(self)
         if getattr(config, "metrics", None) is not None:
             from kojibot.health import StatusServer

@@ -194,7 +194,7 @@ class Store:
             "SELECT network, target, count(*) FROM outbox GROUP BY network, target")}
 
     def pending(self, network: str | None = None, target: str | None = None,
-                limit: int = -1) -> list[OutboxRow]:
+                limit: int | None = None) -> list[OutboxRow]:
         """Undelivered rows, oldest first (of a network or one target, if given; the first
         *limit* of them if given)."""
         query = ("SELECT id, network, target, direct, summary, message, created FROM outbox")
@@ -202,7 +202,11 @@ class Store:
         if network is not None:
             query += " WHERE network=?" + (" AND target=?" if target is not None else "")
             args = (network,) if target is None else (network, target)
-        rows = self.db.execute(query + " ORDER BY id LIMIT ?", (*args, limit)).fetchall()
+        if limit is not None:
+            query += f" ORDER BY id LIMIT {int(limit)}"
+        else:
+            query += " ORDER BY id"
+        rows = self.db.execute(query, args).fetchall()
         return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4], json.loads(r[5]), r[6])
                 for r in rows]
 
