@@ -80,9 +80,15 @@ def inspircd():
     yield from _ircd(InspIRCd)
 
 
-@pytest.fixture(scope="session")
-def rabbitmq():
-    """A private RabbitMQ node (tests/rabbitmq.py): AMQP 0-9-1 and 1.0, TLS, restartable."""
+@pytest.fixture
+def own_ngircd():
+    """An ngircd of one test alone: stopping it disturbs no other test."""
+    from tests.ircd import NgIRCd
+
+    yield from _ircd(NgIRCd)
+
+
+def _rabbitmq():
     from tests import rabbitmq as node
 
     try:
@@ -91,6 +97,18 @@ def rabbitmq():
         pytest.fail(f"RabbitMQ unavailable: {exc}", pytrace=False)
     yield broker
     broker.cleanup()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq():
+    """A private RabbitMQ node (tests/rabbitmq.py): AMQP 0-9-1 and 1.0, TLS, restartable."""
+    yield from _rabbitmq()
+
+
+@pytest.fixture
+def own_rabbitmq():
+    """A RabbitMQ node of one test alone, to stop and start again."""
+    yield from _rabbitmq()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor, task, threads
 
 from tests import ircd
-from tests import rabbitmq as node
 from tests.busmessages import FEDORA_BUILD, fedora_build, lines_from, publish
 from tests.ircuser import IRCUser
 from tests.test_installed_bot import hub_section, irc_section, said
@@ -61,28 +60,6 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
     """``{(sample name, sorted labels): value}`` of a Prometheus text exposition."""
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-@pytest.fixture
-def own_ngircd():
-    """An ngircd of this test alone: stopping it disturbs no other test."""
-    try:
-        server = ircd.start(ircd.NgIRCd)
-    except ircd.IRCdUnavailable as exc:
-        pytest.fail(f"ngircd unavailable: {exc}", pytrace=False)
-    yield server
-    ircd.cleanup(server)
-
-
-@pytest.fixture
-def own_rabbitmq():
-    """A RabbitMQ node of this test alone (tests/rabbitmq.py), restartable."""
-    try:
-        broker = node.start()
-    except node.RabbitMQUnavailable as exc:
-        pytest.fail(f"RabbitMQ unavailable: {exc}", pytrace=False)
-    yield broker
-    broker.cleanup()
 
 
 @pytest_twisted.ensureDeferred
