@@ -216,3 +216,13 @@ def test_a_build_that_took_no_time_does_not_say_so():
         "e-1-1 DELETED (was COMPLETE)"
     assert build_event_line(deleted, "COMPLETE", None, None, None).plain() == \
         "e-1-1 COMPLETE, took 5m 00s"
+
+
+def test_the_index_knows_which_event_words_anyone_wants():
+    index = SubscriptionIndex([sub("#a", "package", "bash", {"broken", "failed"}),
+                               sub("#b", "package", "py-*", {"broken"})])
+    assert index.wants("broken") and index.wants("failed") and not index.wants("fixed")
+    index.add(sub("#a", "package", "bash", {"complete"}))  # replaces #a's events
+    assert index.wants("broken") and not index.wants("failed")
+    index.remove(sub("#b", "package", "py-*"))
+    assert not index.wants("broken") and index.wants("complete")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from kojibot.state.store import Subscription
 
@@ -27,6 +27,7 @@ class SubscriptionIndex:
         self._globs: dict[tuple[str, str], list[tuple[re.Pattern, Subscription]]] = \
             defaultdict(list)
         self._longest_prefix = 0
+        self._wanted: Counter[str] = Counter()  # subscriptions per event word
         for sub in subscriptions:
             self.add(sub)
 
@@ -43,6 +44,11 @@ class SubscriptionIndex:
             self._globs[(sub.kind, prefix)].append((compiled, sub))
         else:
             self._exact[(sub.kind, pattern)].append(sub)
+        self._wanted.update(sub.events)
+
+    def wants(self, event: str) -> bool:
+        """Whether any subscription wants ``event``: spares look-ups nobody asked for."""
+        return self._wanted[event] > 0
 
     def remove(self, sub: Subscription) -> None:
         """Drop the subscription with sub's room, kind and pattern (events may differ)."""
@@ -54,10 +60,14 @@ class SubscriptionIndex:
         pattern = sub.pattern.lower()
         if is_glob(pattern):
             key = (sub.kind, _WILDCARD.split(pattern, 1)[0])
+            gone = [s for _, s in self._globs[key] if not keep(s)]
             self._globs[key] = [(c, s) for c, s in self._globs[key] if keep(s)]
         else:
             key = (sub.kind, pattern)
+            gone = [s for s in self._exact[key] if not keep(s)]
             self._exact[key] = [s for s in self._exact[key] if keep(s)]
+        for old in gone:
+            self._wanted.subtract(old.events)
 
     def match(self, kind: str, name: str | None, event: str) -> list[Subscription]:
         """Subscriptions of ``kind`` whose pattern matches ``name`` and that want ``event``."""

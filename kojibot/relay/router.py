@@ -101,7 +101,7 @@ class Relay:
         words = [name]
         if isinstance(event, messages.BuildStateChange) and event.new in OUTCOMES and any(
                 self.index.match(kind, value, word)
-                for kind, value in candidates for word in TRANSITIONS):
+                for word in TRANSITIONS if self.index.wants(word) for kind, value in candidates):
             change = transition(await self._previous_outcome(event), event.new)
             if change is not None:
                 words.append(change)
