@@ -25,13 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.state.store import OutboxEntry, Store, Subscription, WatchRecord
 from kojibot.wording.eventnames import DEFAULT_EVENTS
+from tests.installed import healthz
 
 ROOMS, SUBSCRIPTIONS, WATCHES = 100, 10_000, 1_000
 LINE_RATE, BURST = 200, 20
@@ -90,16 +89,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of *pid* so far: steadier than wall time on a busy machine."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def healthz(port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as got:
-            return got.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
 
 
 class BotRun:

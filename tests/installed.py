@@ -17,6 +17,8 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import venv
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,3 +160,14 @@ class BotProcess:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(5)
         self._log_file.close()
+
+
+def healthz(port: int) -> int:
+    """The status the bot's /healthz on *port* answers; 0 while nothing answers (blocking)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as got:
+            return got.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0

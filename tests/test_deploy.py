@@ -16,7 +16,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import threads
 
-from tests.installed import ROOT
+from tests.installed import ROOT, healthz
 from tests.ircd import free_port
 
 UNIT = ROOT / "deploy" / "kojibot.service"
@@ -98,20 +98,12 @@ async def test_the_units_commands_keep_the_state_in_its_state_directory(installe
 def _wait_healthz(port: int, timeout: float = 30) -> int:
     """The status /healthz answers once it answers (blocking)."""
     import time
-    import urllib.error
-    import urllib.request
 
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as got:
-                return got.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    while not (status := healthz(port)):
+        assert time.monotonic() < deadline, f"nothing answered on port {port} in {timeout} s"
+        time.sleep(0.1)
+    return status
 
 
 def containerfile() -> list[tuple[str, str]]:
