@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -113,12 +113,18 @@ def build_event_line(build: Build, new: str, old: str | None, owner: str | None,
         message.add(f" (was {old})")
     if owner:
         message.add(f" by {owner}")
-    took = build.duration if new not in ("BUILDING", "DELETED") else None
-    if took is not None and took.total_seconds() >= 1:  # not an empty or imported build
-        message.add(f", took {timefmt.duration(took)}")
+    if new not in ("BUILDING", "DELETED"):
+        message.add(_took(build.duration))
     if url:
         message.add(" — ", link(url))
     return message
+
+
+def _took(duration: timedelta | None) -> str | None:
+    """``, took 3m 05s``; nothing for what took no time worth saying (an empty build)."""
+    if duration is None or duration.total_seconds() < 1:
+        return None
+    return f", took {timefmt.duration(duration)}"
 
 
 def tag_event_line(build: Build, action: str, tag: str, user: str | None,
@@ -191,8 +197,7 @@ def task_event_line(task: Any, new: str, old: str | None, owner: str | None,
         message.add(f" (was {old})")
     if owner:
         message.add(f" by {owner}")
-    if task.duration is not None:
-        message.add(f", took {timefmt.duration(task.duration)}")
+    message.add(_took(task.duration))
     if url:
         message.add(" — ", link(url))
     return message
