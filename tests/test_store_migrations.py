@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kojibot.state.backends import connect
 from kojibot.state.migrations import MIGRATIONS, StateTooNew
-from kojibot.state.store import Store
+from kojibot.state.store import OutboxEntry, Store
 
 RELEASED = Path(__file__).parent / "data" / "state" / "kojibot-0.1.0.sqlite3"
 
@@ -101,3 +103,26 @@ def test_a_postgresql_database_from_a_newer_release_is_refused(postgresql):
     postgresql.query(f"UPDATE schema_version SET version = {len(MIGRATIONS) + 1} RETURNING 1")
     with pytest.raises(StateTooNew, match=f"schema version {len(MIGRATIONS) + 1}, newer"):
         Store(postgresql.url)
+
+
+def test_lines_queued_before_the_room_ordered_outbox_go_first_and_once(state):
+    """Step 4 moves queued rows into the outbox clustered by room: each keeps its id, and
+    rows queued after the upgrade take ids after them."""
+    db = connect(state)
+    for number, step in enumerate(MIGRATIONS[:3], start=1):
+        with db.transaction():
+            db.apply_step(number, step)
+    db.executemany("INSERT INTO outbox (network, target, direct, summary, message, created)"
+                   " VALUES (?, ?, ?, ?, ?, ?)",
+                   [("irc", room, 0, f"builds completed\t{nvr}", json.dumps([nvr]), 1.0)
+                    for room, nvr in (("#b", "old-1"), ("#a", "old-2"), ("#b", "old-3"))])
+    db.close()
+    store = Store(state)
+    store.record_events([("new", [OutboxEntry("irc", "#b", False, "builds completed\tnew-1",
+                                              ["new-1"])])])
+    assert [(row.target, row.message) for row in store.pending()] == [
+        ("#b", ["old-1"]), ("#a", ["old-2"]), ("#b", ["old-3"]), ("#b", ["new-1"])]
+    first_of_b = store.pending("irc", "#b", 2)
+    store.delivered("irc", "#b", [row.id for row in first_of_b])
+    assert [row.message for row in store.pending()] == [["old-2"], ["new-1"]]
+    store.close()

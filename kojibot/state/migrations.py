@@ -90,6 +90,29 @@ CREATE TABLE IF NOT EXISTS watch (
     PRIMARY KEY (package, target)
 );
 """,
+    # 4: the outbox kept in room order (an SQLite table clustered on its key), so a digest
+    # that sends a room's thousand rows deletes a few dozen pages, not a thousand; row ids
+    # come from a counter, as a clustered table assigns none
+    """CREATE TABLE outbox_by_room (
+    network TEXT NOT NULL,
+    target TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    direct INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    message TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (network, target, id)
+) WITHOUT ROWID;
+INSERT INTO outbox_by_room (network, target, id, direct, summary, message, created)
+    SELECT network, target, id, direct, summary, message, created FROM outbox;
+CREATE TABLE id_counter (
+    name TEXT PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+INSERT INTO id_counter (name, last) SELECT 'outbox', coalesce(max(id), 0) FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_by_room RENAME TO outbox;
+""",
 )
 
 

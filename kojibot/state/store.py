@@ -51,8 +51,14 @@ class OutboxRow:
     target: str
     direct: bool
     summary: str  # a short form of the event for digest lines
-    message: list  # the message parts, as stored (see kojibot.chat.message.to_json)
+    message_json: str  # the message parts as stored (see kojibot.chat.message.to_json)
     created: float
+
+    @property
+    def message(self) -> list:
+        """The message parts, read only when the row goes out as its own line (a row that
+        goes into a digest is not parsed at all)."""
+        return json.loads(self.message_json)
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,7 @@ class Store:
         how many events were new.
         """
         now = self.clock()
+        queued: list[OutboxEntry] = []
         new = 0
         with self.transaction() as db:
             for key, entries in events:
@@ -185,13 +192,16 @@ class Store:
                                   " ON CONFLICT (key) DO NOTHING", (key, now)).rowcount:
                     continue
                 new += 1
-                _queue(db, entries, now)
+                queued.extend(entries)
+            _queue(db, queued, now)
         return new
 
-    def outbox_targets(self) -> dict[tuple[str, str], int]:
-        """Undelivered rows per (network, target): read from the index, not the rows."""
-        return {(network, target): count for network, target, count in self.db.execute(
-            "SELECT network, target, count(*) FROM outbox GROUP BY network, target")}
+    def outbox_targets(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """Per (network, target) with undelivered rows: how many, and when the oldest was
+        queued."""
+        return {(network, target): (count, oldest) for network, target, count, oldest in
+                self.db.execute("SELECT network, target, count(*), min(created) FROM outbox"
+                                " GROUP BY network, target")}
 
     def pending(self, network: str | None = None, target: str | None = None,
                 limit: int | None = None) -> list[OutboxRow]:
@@ -207,13 +217,14 @@ class Store:
         else:
             query += " ORDER BY id"
         rows = self.db.execute(query, args).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4], json.loads(r[5]), r[6])
-                for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
 
-    def delivered(self, ids: Iterable[int]) -> None:
-        """Forget written rows: one transaction, not one per row (a digest writes hundreds)."""
+    def delivered(self, network: str, target: str, ids: Iterable[int]) -> None:
+        """Forget a room's written rows: one transaction, not one per row (a digest writes
+        hundreds)."""
         with self.transaction() as db:
-            db.executemany("DELETE FROM outbox WHERE id=?", [(i,) for i in ids])
+            db.executemany("DELETE FROM outbox WHERE network=? AND target=? AND id=?",
+                           [(network, target, i) for i in ids])
 
     def forget_events_before(self, when: float) -> None:
         """Dedupe keys are kept long enough to absorb redeliveries, not forever."""
@@ -304,11 +315,15 @@ class Store:
                             (watch.asker, watch.room, watch.id))
             return False
         watch.created = self.clock()
-        watch.id = self.db.execute(
-            "INSERT INTO watch (network, identity, asker, room, kind, ref, label, states,"
-            " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (watch.network, watch.identity, watch.asker, watch.room, watch.kind, watch.ref,
-             watch.label, json.dumps(watch.states), watch.created)).fetchone()[0]
+        with self.transaction() as db:  # no RETURNING: SQLite before 3.35 (RHEL 9) lacks it
+            db.execute(
+                "INSERT INTO watch (network, identity, asker, room, kind, ref, label, states,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (watch.network, watch.identity, watch.asker, watch.room, watch.kind,
+                 watch.ref, watch.label, json.dumps(watch.states), watch.created))
+            watch.id = db.execute(
+                "SELECT id FROM watch WHERE network=? AND identity=? AND kind=? AND ref=?",
+                (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()[0]
         return True
 
     def save_watch_states(self, watch: WatchRecord) -> None:
@@ -340,9 +355,15 @@ class Store:
         return True
 
 
-def _queue(db: Database, entries: Iterable[OutboxEntry], now: float) -> None:
+def _queue(db: Database, entries: list[OutboxEntry], now: float) -> None:
+    """Inside a transaction: add outbox rows, their ids taken in order from the counter."""
+    if not entries:
+        return
+    db.execute("UPDATE id_counter SET last = last + ? WHERE name = 'outbox'", (len(entries),))
+    first = db.execute("SELECT last FROM id_counter WHERE name = 'outbox'").fetchone()[0] \
+        - len(entries) + 1
     db.executemany(
-        "INSERT INTO outbox (network, target, direct, summary, message, created)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(e.network, e.target, int(e.direct), e.summary, json.dumps(e.message), now)
-         for e in entries])
+        "INSERT INTO outbox (network, target, id, direct, summary, message, created)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(e.network, e.target, first + n, int(e.direct), e.summary, json.dumps(e.message),
+          now) for n, e in enumerate(entries)])
