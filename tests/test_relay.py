@@ -12,6 +12,7 @@ from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.outbox import AFTER_WRITTEN, OutboxPump
 from kojibot.relay.router import Relay
 from kojibot.state.store import Store, Subscription
+from kojibot.upkeep import Upkeep
 from kojibot.wording.eventnames import DEFAULT_EVENTS, EVENTS
 from tests.busmessages import FEDORA_BUILD, fedora_build
 
@@ -29,9 +30,23 @@ class Recorder:
     network = "irc"
 
     def __init__(self, ready=True, auto=True):
-        self.ready = ready
+        self.upkeep = Upkeep()
+        self._ready = ready
         self.auto = auto
         self.replies = []
+
+    @property
+    def ready(self):
+        return self._ready
+
+    @ready.setter
+    def ready(self, now):
+        self._ready = now
+        if now:
+            self.upkeep.fire()
+
+    def when_ready(self):
+        return self.upkeep.wait(self._ready)
 
     def deliver(self, reply):
         self.replies.append(reply)
@@ -141,8 +156,10 @@ async def test_rows_wait_for_the_network_and_stay_until_written(state):
     pump = pump_for(store, adapter, clock)
     pump.pump()
     assert adapter.replies == []
+    clock.advance(60)
+    assert adapter.replies == [] and clock.getDelayedCalls() == []  # no polling meanwhile
     adapter.ready = True
-    clock.advance(2)
+    clock.advance(0)  # the network's return wakes the outbox at once
     assert len(adapter.replies) == 2 and len(store.pending()) == 2  # handed, not yet written
     adapter.replies[0].sent()
     assert [r.target for r in store.pending()] == ["#a"]

@@ -60,6 +60,9 @@ class ConsoleAdapter(Service):
 
     ready = True
 
+    def when_ready(self) -> defer.Deferred[None]:
+        return defer.succeed(None)
+
     def deliver(self, reply: Reply) -> None:
         self.output.write(render.plain(reply.message) + "\n")
         self.output.flush()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kojibot.chat.message import Message
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ class Adapter(Protocol):
     @property
     def ready(self) -> bool:
         """Connected and able to send now."""
+
+    def when_ready(self) -> Deferred[None]:
+        """Fires once ``ready`` (at once if it is now)."""
 
     def deliver(self, reply: Reply) -> None:
         """Render ``reply`` for this network and queue it for sending (paced, in order);

@@ -1,7 +1,7 @@
 """The persisted outbox: queued event lines go to their rooms, paced and coalesced.
 
-Rows stay in SQLite until the adapter has written them, so lines queued while a network
-is down (or the bot is stopped) go out after the reconnect. Each room gets at most
+Rows stay in the state database until the adapter has written them, so lines queued while
+a network is down (or the bot is stopped) go out after the reconnect. Each room gets at most
 ``coalesce`` single lines per ``window`` seconds; beyond that, the rest of the window's
 events become one digest line at the window's end. Nothing is dropped.
 """
@@ -23,7 +23,7 @@ log = Logger()
 
 IN_FLIGHT = 50  # replies handed to one adapter and not yet written
 DIGEST_MAX = 1000  # rows one digest line takes at most; the rest waits for the next window
-RETRY = 2.0  # seconds between looks at networks that are not ready
+RETRY = 2.0  # seconds to the next look while replies fill every slot in flight
 # Lines written within this many seconds share one look at the outbox: a look reads every
 # room's first rows, too much to repeat for each of hundreds of lines of a backlog.
 AFTER_WRITTEN = 0.05
@@ -44,6 +44,7 @@ class OutboxPump:
         self.flying: Counter[tuple[str, str]] = Counter()  # rows in flight, per room
         self.recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self.held_since: dict[tuple[str, str], float] = {}
+        self._waking: set[str] = set()  # networks whose return will wake the pump
         self._call = None
         self.sent = 0  # rows written to chat since start (a digest line writes several)
         self.depth = 0  # rows waiting, as the last look saw them
@@ -65,37 +66,56 @@ class OutboxPump:
             self._call.cancel()
 
     def pump(self) -> None:
-        """Per room, only its first rows are read: what may go now, or show that rows are
-        held (the whole held batch is read when its digest is due)."""
+        """Rows are read only for rooms that may send now, and of those only the first
+        ones (the whole held batch is read when its digest is due): a look during a backlog
+        of a hundred rooms costs one count, not a hundred reads."""
         now = self.clock()
         targets = self.store.outbox_targets()
-        self.depth, self.oldest = sum(targets.values()), {}
+        self.depth = sum(count for count, _ in targets.values())
+        self.oldest = {}
         next_look: float | None = None
-        for (network, target), count in targets.items():
-            head = self.flying[(network, target)] + self.coalesce + 1
-            rows = self.store.pending(network, target, head)
-            self.oldest[network] = min(self.oldest.get(network, now), rows[0].created)
+        for key, (count, oldest) in targets.items():
+            network = key[0]
+            self.oldest[network] = min(self.oldest.get(network, now), oldest)
             adapter = self.adapters.get(network)
             if adapter is None or not adapter.ready:
                 self.moved[network] = now
-                next_look = RETRY if next_look is None else min(next_look, RETRY)
-                continue
-            rows = [row for row in rows if row.id not in self.in_flight]
-            if not rows:
-                continue
-            delay = self._send(adapter, (network, target), rows, now, complete=count <= head)
+                if adapter is not None:
+                    self._wake_when_ready(network, adapter)
+                delay: float | None = None
+            elif key in self.held_since and now - self.held_since[key] < self.window:
+                delay = self.held_since[key] + self.window - now  # its digest is not due
+            elif len(self.in_flight) >= IN_FLIGHT:
+                delay = RETRY  # a row written pumps sooner
+            else:
+                head = self.flying[key] + self.coalesce + 1
+                rows = [row for row in self.store.pending(*key, head)
+                        if row.id not in self.in_flight]
+                delay = self._send(adapter, key, rows, now, complete=count <= head) \
+                    if rows else None
             if delay is not None:
                 next_look = delay if next_look is None else min(next_look, delay)
         if next_look is not None:
             self.kick(next_look)
+
+    def _wake_when_ready(self, network: str, adapter: Adapter) -> None:
+        """Look again the moment *network* is back (its rows waited long enough)."""
+        if network in self._waking:
+            return
+        self._waking.add(network)
+
+        def back(_) -> None:
+            self._waking.discard(network)
+            self.moved[network] = self.clock()  # waiting for a network is not being stuck
+            self.kick()
+
+        adapter.when_ready().addCallback(back)
 
     def _send(self, adapter: Adapter, key: tuple[str, str], rows: list[OutboxRow],
               now: float, complete: bool = True) -> float | None:
         """Hand what may go now to the adapter; seconds until the next look, if needed.
         *rows* are the room's first rows waiting (all of them if *complete*)."""
         budget = IN_FLIGHT - len(self.in_flight)
-        if budget <= 0:
-            return RETRY
         recent = self.recent[key]
         while recent and now - recent[0] >= self.window:
             recent.popleft()
@@ -127,7 +147,7 @@ class OutboxPump:
         self.flying[key] += len(ids)
 
         def written() -> None:
-            self.store.delivered(ids)
+            self.store.delivered(*key, ids)
             self.sent += len(ids)
             self.depth -= len(ids)
             self.moved[key[0]] = self.clock()
