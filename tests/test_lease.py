@@ -93,12 +93,12 @@ async def test_store_writes_of_a_lead_that_lost_its_term_are_refused(postgresql)
     with pytest.raises(LeaseLost):
         store.record_events([("k2", [entry])])
     with pytest.raises(LeaseLost):
-        store.delivered([row.id for row in store.pending()])
+        store.delivered("irc", "#a", [row.id for row in store.pending()])
     assert losses == ["lost"]
     assert [row.summary for row in store.pending()] == ["one"]  # nothing written
     assert postgresql.query("SELECT key FROM relayed_event") == [("k1",)]
     store.fence = new
-    store.delivered([row.id for row in store.pending()])
+    store.delivered("irc", "#a", [row.id for row in store.pending()])
     assert store.pending() == []
     new.release()
 
