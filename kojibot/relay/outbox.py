@@ -24,8 +24,8 @@ log = Logger()
 IN_FLIGHT = 50  # replies handed to one adapter and not yet written
 DIGEST_MAX = 1000  # rows one digest line takes at most; the rest waits for the next window
 RETRY = 2.0  # seconds to the next look while replies fill every slot in flight
-# Lines written within this many seconds share one look at the outbox: a look reads every
-# room's first rows, too much to repeat for each of hundreds of lines of a backlog.
+# Lines written within this many seconds share one look at the outbox: a look counts every
+# room's rows, too much to repeat for each of hundreds of lines of a backlog.
 AFTER_WRITTEN = 0.05
 
 

@@ -360,8 +360,8 @@ def _queue(db: Database, entries: list[OutboxEntry], now: float) -> None:
     if not entries:
         return
     db.execute("UPDATE id_counter SET last = last + ? WHERE name = 'outbox'", (len(entries),))
-    first = db.execute("SELECT last FROM id_counter WHERE name = 'outbox'").fetchone()[0] \
-        - len(entries) + 1
+    last = db.execute("SELECT last FROM id_counter WHERE name = 'outbox'").fetchone()[0]
+    first = last - len(entries) + 1
     db.executemany(
         "INSERT INTO outbox (network, target, id, direct, summary, message, created)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
