@@ -168,6 +168,19 @@ async def test_listeners_hear_plain_lines():
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_dm_hears_pasted_links_and_calls_only_command_words_unknown():
+    dispatcher, _ = make()
+    assert await lines(dispatcher, say("http://x", room=None)) == [("alice", None, "heard a link")]
+    assert await lines(dispatcher, say("look http://x", room=None)) == [
+        ("alice", None, "heard a link")]
+    assert await lines(dispatcher, say("👍", room=None)) == []
+    assert await lines(dispatcher, say("frobnicate now", room=None)) == [
+        ("alice", None, "Unknown command !frobnicate — try !help")]
+    assert await lines(dispatcher, say("!look http://x", room=None)) == [
+        ("alice", None, "Unknown command !look — try !help")]
+
+
+@pytest_twisted.ensureDeferred
 async def test_the_rate_limit_stops_a_listener_before_it_runs():
     dispatcher, _ = make(rate=1)
     SHOUTED.clear()
