@@ -8,7 +8,6 @@ from typing import Annotated
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer
 from twisted.logger import globalLogPublisher
 
 import txkoji
