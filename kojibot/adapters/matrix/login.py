@@ -23,6 +23,11 @@ async def log_in(client: nio.AsyncClient, settings: MatrixSettings, saved: Saved
         if isinstance(who, nio.WhoamiError):
             client.access_token = ""
             raise LoginFailed(f"the configured access token was refused: {who.message}")
+        if not who.device_id:
+            client.access_token = ""
+            raise LoginFailed("the configured access token belongs to no device (as tokens "
+                              "from Synapse's admin API do) and the bot needs one for its "
+                              "keys: use a token from a login (see README)")
         client.restore_login(who.user_id, who.device_id or "", settings.access_token)
         return
     credentials = saved.credentials()
