@@ -5,9 +5,9 @@ nio coroutine runs through ``niocalls.nio_call``. It logs in (or reuses the save
 syncs from the saved ``next_batch`` (filling a gap from room history after a long absence),
 hands each person's text to ``receive`` as an ``Incoming``, answers invites, notices kicks,
 and sends what the core ``deliver``s as ``m.notice`` replies. Event meaning and message
-content live in ``rooms``, encryption in ``crypto`` and ``keyrequests``, DMs in ``direct``,
-logging in in ``login``, saved state in ``saved``, send queues in ``sendqueue``; this file
-moves data.
+content live in ``rooms``, encryption in ``crypto`` (with ``crosssigning``, ``identities``,
+``keyrequests``), DMs in ``direct``, logging in in ``login``, saved state in ``saved``, send
+queues in ``sendqueue``; this file moves data.
 """
 
 from __future__ import annotations
@@ -170,7 +170,6 @@ class MatrixAdapter(Service):
     async def _log_in(self) -> None:
         if not self.client.logged_in:
             await log_in(self.client, self.settings, self.saved)
-        await nio_call(self.crypto.loaded())
 
     async def _sync_once(self) -> None:
         """One sync; its events handled before its token is saved (the first sync after a
@@ -187,6 +186,7 @@ class MatrixAdapter(Service):
                     raise LoginFailed("the configured access token was refused")
                 self.saved.forget_credentials()
             raise MatrixTrouble(f"sync: {error_text(response)}")
+        await nio_call(self.crypto.loaded())  # once the token has proved good
         await nio_call(self.crypto.chores(response.to_device_events))
         self._recover()
         await self._take(response, since)
