@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kojibot.adapters.matrix import recoverykey, secretstorage, signing
 from tests.busmessages import until
-from tests.e2euser import E2EUser
+from tests.e2euser import E2EUser, public
 from tests.synapse import MatrixUser, log_lines, sleep
 from tests.test_matrix_adapter import Echo
 
@@ -280,4 +280,51 @@ async def test_devices_their_owner_did_not_sign_get_no_answer_and_no_room_key(
     finally:
         for user in (laptop, phone, stranger):
             await user.close()
+        await echo.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_changed_identity_is_logged_and_told_once_in_the_dm(synapse, tmp_path, logged):
+    bot, person = synapse.register("xs-change-bot"), synapse.register("xs-changer")
+    echo = Echo(synapse, tmp_path / "bot", bot)
+    await started(echo)
+    me, alice = bot["user_id"], person["user_id"]
+    laptop = await E2EUser.login(synapse.url, person, tmp_path / "laptop", "laptop")
+    reader = synapse.user(person)
+    phone = None
+    try:
+        dm = await laptop.create_room(invite=(me,), is_direct=True)
+        await laptop.wait_member(dm, me)
+        asked = await laptop.send(dm, "ping")
+        await laptop.wait_event(dm, lambda e: getattr(e, "decrypted", False)
+                                and e.sender == me, timeout=30)
+
+        async def said():
+            """How many (encrypted) messages the bot has sent in the DM."""
+            return len([e for e in await reader.messages(dm) if e["sender"] == me
+                        and e["type"] == "m.room.encrypted"])
+
+        assert await said() == 1 and asked
+        old = public(person.pop("master"))
+        del person["self_signing"]
+        await laptop.cross_sign(person)  # a new identity, which signs the laptop again
+        new = public(person["master"])
+        await until(lambda: [line for line in logged if f"identity of {alice} changed" in line],
+                    20)
+        (line,) = [line for line in logged if f"identity of {alice} changed" in line]
+        assert old in line and new in line
+        for _ in range(50):
+            if await said() == 2:
+                break
+            await sleep(0.2)
+        assert await said() == 2  # the notice, in the DM
+        phone = await E2EUser.login(synapse.url, person, tmp_path / "phone", "phone")
+        await until(lambda: [line for line in logged if f"trusting device {phone.device_id}"
+                             in line and new in line], 20)
+        assert await said() == 2  # said once
+        assert len([line for line in logged if f"identity of {alice} changed" in line]) == 1
+    finally:
+        for user in (laptop, phone):
+            if user is not None:
+                await user.close()
         await echo.stop()
