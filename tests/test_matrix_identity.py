@@ -19,12 +19,16 @@ import urllib.request
 import nio
 import pytest
 import pytest_twisted
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kojibot.adapters.matrix import recoverykey, secretstorage, signing
+from kojibot.adapters.matrix.identities import Identities
 from tests.busmessages import until
 from tests.e2euser import E2EUser, public
 from tests.synapse import MatrixUser, log_lines, sleep
@@ -110,6 +114,63 @@ def test_secret_storage_round_trip_and_the_key_check():
     assert independent_mac(key, "", bytes(32), unb64(description["iv"])) == unb64(
         description["mac"])  # the key's MAC: 32 zero bytes stored under the name ""
     assert secretstorage.opens(key, description) and not secretstorage.opens(other, description)
+
+
+def person(user, devices=("PHONE",), signs=("PHONE",)):
+    """A /keys/query answer about *user*: a fresh identity that signed *signs*."""
+    master, ssk = (Ed25519PrivateKey.generate() for _ in range(2))
+    ssk_obj = signing.signed(signing.cross_signing_key(user, "self_signing", ssk), user, master)
+    found = {}
+    for device_id in devices:
+        device = {"user_id": user, "device_id": device_id, "algorithms": [],
+                  "keys": {f"ed25519:{device_id}": f"ed-{device_id}"}}
+        found[device_id] = signing.signed(device, user, ssk) if device_id in signs else device
+    return {"device_keys": {user: found},
+            "master_keys": {user: signing.cross_signing_key(user, "master", master)},
+            "self_signing_keys": {user: ssk_obj}}, signing.public_key(master)
+
+
+def test_trust_follows_the_owners_signature_and_tofu_pins_the_master_key(tmp_path):
+    pins = tmp_path / "identities.json"
+    tofu = Identities("tofu", pins)
+    alice, first = person("@alice:x", devices=("PHONE", "OLD"), signs=("PHONE",))
+    bob = {"device_keys": {"@bob:x": {"B": {}}}}
+    assert tofu.learn(alice, ["@alice:x"]) == [] and tofu.learn(bob, ["@bob:x", "@gone:x"]) == []
+    assert tofu.verdict("@alice:x", "PHONE", "ed-PHONE")[0]
+    assert tofu.verdict("@alice:x", "OLD", "ed-OLD") == (False, "its owner did not sign it")
+    assert not tofu.verdict("@alice:x", "PHONE", "another key")[0]  # the key it signed only
+    assert tofu.verdict("@bob:x", "B", "k") == (False, "@bob:x has no cross-signing identity")
+    assert not tofu.verdict("@gone:x", "G", "k")[0]  # the server said nothing about them
+    assert json.loads(pins.read_text()) == {"@alice:x": first}
+    assert stat.S_IMODE(pins.stat().st_mode) == 0o600
+    again, second = person("@alice:x")
+    restarted = Identities("tofu", pins)  # the pin outlives a restart
+    assert restarted.learn(again, ["@alice:x"]) == ["@alice:x"]
+    assert json.loads(pins.read_text()) == {"@alice:x": second}
+    assert restarted.learn(again, ["@alice:x"]) == []  # said once
+    forged = json.loads(json.dumps(again))
+    forged["master_keys"]["@alice:x"] = alice["master_keys"]["@alice:x"]  # ssk not signed by it
+    restarted.learn(forged, ["@alice:x"])
+    assert restarted.verdict("@alice:x", "PHONE", "ed-PHONE") == (
+        False, "the identity of @alice:x has no valid self-signing key")
+
+
+def test_verified_trusts_listed_identities_with_their_listed_key():
+    alice, master = person("@alice:x")
+    carol, _ = person("@carol:x")
+    dave, _ = person("@dave:x")
+    verified = Identities("verified", None, (f"@alice:x {master[:8]} {master[8:]}",
+                                             f"@carol:x {master}", "@dave:x"))
+    for raw, user in ((alice, "@alice:x"), (carol, "@carol:x"), (dave, "@dave:x")):
+        verified.learn(raw, [user])
+    assert verified.verdict("@alice:x", "PHONE", "ed-PHONE")[0]
+    assert verified.verdict("@dave:x", "PHONE", "ed-PHONE")[0]  # listed without a key
+    assert verified.verdict("@carol:x", "PHONE", "ed-PHONE") == (
+        False, "the master key of @carol:x is not the one listed in trusted_identities")
+    erin, _ = person("@erin:x")
+    verified.learn(erin, ["@erin:x"])
+    assert verified.verdict("@erin:x", "PHONE", "ed-PHONE") == (
+        False, "@erin:x is not listed in trusted_identities")
 
 
 # --- on a real Synapse ----------------------------------------------------------------

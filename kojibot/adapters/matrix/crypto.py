@@ -74,19 +74,20 @@ class Client(nio.AsyncClient):
     """nio's client whose key queries also hand the whole answer, cross-signing keys
     included (nio keeps only the device keys), to ``learned``."""
 
-    learned: Callable[[dict], None] | None = None
+    learned: Callable[[dict, list[str]], None] | None = None
 
     async def keys_query(self) -> nio.KeysQueryResponse | nio.KeysQueryError:
         if self.learned is None or not self.users_for_key_query:
             return await super().keys_query()
+        users = sorted(self.users_for_key_query)
         try:
-            raw = await crosssigning.query(self, sorted(self.users_for_key_query))
+            raw = await crosssigning.query(self, users)
         except MatrixTrouble as exc:
             return nio.KeysQueryError(str(exc))
         response = nio.KeysQueryResponse.from_dict(raw)
         await self.receive_response(response)
         if isinstance(response, nio.KeysQueryResponse):
-            self.learned(raw)
+            self.learned(raw, users)
         return response
 
 
@@ -137,9 +138,9 @@ class Crypto:
                  policy=self.policy, device=client.device_id,
                  key=olm.account.identity_keys["ed25519"], master=master)
 
-    def learned(self, raw: dict) -> None:
+    def learned(self, raw: dict, users: list[str]) -> None:
         """A key query's answer: identities learned, every known device judged again."""
-        for user in self.identities.learn(raw):
+        for user in self.identities.learn(raw, users):
             self.tell(user, identity_changed_notice(self.identities.known[user].master or ""))
         self.judge_all()
 

@@ -83,10 +83,12 @@ class Identities:
         return {user: key for user, key in data.items() if isinstance(key, str)} \
             if isinstance(data, dict) else {}
 
-    def learn(self, raw: Mapping) -> list[str]:
-        """Take a /keys/query answer; the users whose pinned identity changed."""
+    def learn(self, raw: Mapping, users: list[str]) -> list[str]:
+        """Take the /keys/query answer about *users* (one the server could not answer for
+        counts as having no identity until the next query); the users whose pinned
+        identity changed."""
         changed = []
-        for user in raw.get("device_keys") or {}:
+        for user in users:
             identity = self.known[user] = identity_of(raw, user)
             pinned = self.pins.get(user)
             if identity.master is None or pinned == identity.master or self.policy != "tofu":
