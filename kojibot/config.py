@@ -19,6 +19,8 @@ from typing import Any
 
 import platformdirs
 
+from kojibot.adapters.matrix import recoverykey
+
 FEDORA = {
     "server": "https://koji.fedoraproject.org/kojihub",
     "weburl": "https://koji.fedoraproject.org/koji",
@@ -26,9 +28,12 @@ FEDORA = {
 }
 
 MATRIX_USER = re.compile(r"@[^:\s]+:[^\s]+")
-# "@user:server DEVICEID", then optionally the device's ed25519 key (43 base64 characters,
-# spaces allowed: Element shows it in groups of four).
-TRUSTED_DEVICE = re.compile(r"@[^:\s]+:\S+\s+[A-Za-z0-9._=-]+(?P<key>(?:\s+[A-Za-z0-9+/]+)*)")
+# "@user:server", then optionally the master key (43 base64 characters, spaces allowed).
+TRUSTED_IDENTITY = re.compile(r"@[^:\s]+:\S+(?P<key>(?:\s+[A-Za-z0-9+/]+)*)")
+# Keys that are gone, and what replaced them (one line for check-config).
+RETIRED = {("matrix", "trusted_devices"): "replaced by matrix.trusted_identities (people are "
+           "trusted by their cross-signing identity: @user:server, optionally followed by "
+           "the master key)"}
 
 
 class ConfigError(Exception):
@@ -201,7 +206,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "auto_join": Field(_list, []),
         "tls_verify": Field(_bool, True),
         "encryption": Field(_one_of("tofu", "verified", "refuse"), "tofu"),
-        "trusted_devices": Field(_lines, []),
+        "trusted_identities": Field(_lines, []),
+        "recovery_key_file": Field(str),
+        "recovery_key_env": Field(str),
     },
     "amqp": {
         "url": Field(str, required=True),
@@ -243,7 +250,8 @@ def parse(text: str, source: str = "<config>") -> SimpleNamespace:
         values = {}
         for key in parser.options(section):
             if key not in fields:
-                problems.append(f"{section}.{key}: unknown key")
+                problems.append(f"{section}.{key}: "
+                                f"{RETIRED.get((section, key), 'unknown key')}")
         for key, field in fields.items():
             if not parser.has_option(section, key) or parser.get(section, key).strip() == "":
                 if field.required:
@@ -290,11 +298,16 @@ def _matrix_checks(matrix: SimpleNamespace | None) -> list[str]:
         if (entry[:1] == "@" and not MATRIX_USER.fullmatch(entry)) or entry[:1] in "!#":
             problems.append(f"matrix.auto_join: {entry!r} is not anyone, a user id "
                             "(@name:server) or a server name")
-    for entry in matrix.trusted_devices or []:
-        match = TRUSTED_DEVICE.fullmatch(entry)
+    for entry in matrix.trusted_identities or []:
+        match = TRUSTED_IDENTITY.fullmatch(entry)
         if match is None or len("".join(match["key"].split())) not in (0, 43):
-            problems.append(f"matrix.trusted_devices: {entry!r} is not '@user:server DEVICEID' "
-                            "(optionally followed by the device's ed25519 key)")
+            problems.append(f"matrix.trusted_identities: {entry!r} is not '@user:server' "
+                            "(optionally followed by the master key)")
+    for key, value in vars(matrix).items():
+        if isinstance(value, str) and recoverykey.looks_like(value):
+            problems.append(f"matrix.{key}: holds a recovery key, which never goes in this "
+                            "file: put it in the file recovery_key_file names (or the "
+                            "environment variable recovery_key_env names)")
     return problems
 
 

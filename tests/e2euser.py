@@ -3,17 +3,26 @@ driven from Twisted through the same asyncio bridge the bot needs.
 
 The person trusts every device they see (as a user who clicks through would); what they
 read is what their client decrypted, so a test that waits for a reply proves it decrypts.
+nio has no cross-signing: ``cross_sign`` gives the person an identity and signs their device
+through the same HTTP API Element uses, written here on ``cryptography`` alone (apart from
+the bot's code, so each checks the other).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 from pathlib import Path
 
 import nio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from nio.event_builders import ToDeviceMessage
 from twisted.internet import defer
+
+from tests.synapse import MatrixUser
 
 MEGOLM = {"type": "m.room.encryption", "state_key": "",
           "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
@@ -21,6 +30,22 @@ MEGOLM = {"type": "m.room.encryption", "state_key": "",
 
 def bridge(coroutine) -> defer.Deferred:
     return defer.Deferred.fromFuture(asyncio.ensure_future(coroutine))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode().rstrip("=")
+
+
+def public(key: Ed25519PrivateKey) -> str:
+    return b64(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+
+def sign(obj: dict, user_id: str, key: Ed25519PrivateKey) -> dict:
+    """*obj* signed as the spec says: canonical JSON without signatures and unsigned."""
+    bare = {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
+    text = json.dumps(bare, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return {**bare, "signatures": {user_id: {
+        f"ed25519:{public(key)}": b64(key.sign(text.encode()))}}}
 
 
 class E2EUser:
@@ -39,13 +64,39 @@ class E2EUser:
         self._since: str | None = None
 
     @classmethod
-    async def login(cls, url: str, account: dict, store: Path, device: str) -> E2EUser:
+    async def login(cls, url: str, account: dict, store: Path, device: str,
+                    signed: bool = True) -> E2EUser:
+        """A new device of *account*, signed by the person's identity (made now if they
+        have none) unless *signed* is false."""
         user = cls(url, account, store)
         response = await bridge(user.client.login(user.password, device_name=device))
         assert isinstance(response, nio.LoginResponse), response
         user._take_creators_forwards()
         await user.sync(0)
+        if signed:
+            await user.cross_sign(account)
         return user
+
+    async def cross_sign(self, account: dict) -> None:
+        """Sign this device with the person's self-signing key: the identity's keys are
+        kept in *account* (a test's stand-in for the person's secret storage)."""
+        api = MatrixUser(self.client.homeserver, self.user_id, self.client.access_token)
+        me = self.user_id
+        if "self_signing" not in account:
+            master, ssk = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+            keys = {"master_key": {"user_id": me, "usage": ["master"],
+                                   "keys": {f"ed25519:{public(master)}": public(master)}},
+                    "self_signing_key": sign({"user_id": me, "usage": ["self_signing"], "keys": {
+                        f"ed25519:{public(ssk)}": public(ssk)}}, me, master)}
+            await api.call("POST", "/keys/device_signing/upload", {
+                **keys, "auth": {"type": "m.login.password", "password": self.password,
+                                 "identifier": {"type": "m.id.user", "user": me}}})
+            account.update(master=master, self_signing=ssk)
+        found = await api.call("POST", "/keys/query", {"device_keys": {me: [self.device_id]}})
+        device = found["device_keys"][me][self.device_id]
+        signed = await api.call("POST", "/keys/signatures/upload", {
+            me: {self.device_id: sign(device, me, account["self_signing"])}})
+        assert not signed.get("failures"), signed
 
     def _take_creators_forwards(self) -> None:
         """nio, like Element, takes a forwarded room key only from its own user's devices.

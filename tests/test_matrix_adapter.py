@@ -278,7 +278,8 @@ async def test_a_configured_access_token_is_used_not_saved(synapse, tmp_path):
     assert adapter.client.device_id == account["device_id"]
     await adapter.stopService()
     assert sorted(path.name for path in tmp_path.iterdir()) == [  # no login file
-        "matrix-mx-token_localhost.crypto", "matrix-mx-token_localhost.sync"]
+        "matrix-mx-token_localhost.crypto", "matrix-mx-token_localhost.recovery-key",
+        "matrix-mx-token_localhost.sync"]
 
 
 @pytest_twisted.ensureDeferred

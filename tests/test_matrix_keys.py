@@ -1,6 +1,6 @@
 """Room keys on a real Synapse: a message the bot cannot decrypt, a person's device asking the
-bot for a key it missed, and the ``verified`` policy with ``[matrix] trusted_devices``. The
-people are encrypting matrix-nio clients (tests/e2euser.py)."""
+bot for a key it missed, and the ``verified`` policy with ``[matrix] trusted_identities``.
+The people are encrypting matrix-nio clients (tests/e2euser.py), cross-signed by the tests."""
 
 import itertools
 
@@ -8,7 +8,7 @@ import nio
 import pytest_twisted
 
 from kojibot.adapters.matrix import rooms
-from tests.e2euser import E2EUser, decrypted_answer
+from tests.e2euser import E2EUser, decrypted_answer, public
 from tests.synapse import sleep
 from tests.test_bot_matrix import bot_settings, start_bot
 from tests.test_matrix_e2e import adapter, ask, e2e_env, logged  # noqa: F401 - a fixture
@@ -97,41 +97,43 @@ async def test_a_new_device_of_the_asker_gets_the_key_of_an_answer_it_missed(
         await env.bot.stopService()
 
 
-def fingerprint(user: E2EUser) -> str:
-    """The device's ed25519 key as Element shows it: groups of four."""
-    key = user.client.olm.account.identity_keys["ed25519"]
+def spaced(key: str) -> str:
+    """A key in groups of four, as people copy them."""
     return " ".join(key[i:i + 4] for i in range(0, len(key), 4))
 
 
 @pytest_twisted.ensureDeferred
-async def test_verified_answers_only_the_listed_device_with_its_listed_key(
+async def test_verified_answers_only_the_devices_of_listed_identities(
         kojihub, synapse, tmp_path, logged):  # noqa: F811
     n = next(_names)
     account, person = synapse.register(f"vbot-{n}"), synapse.register(f"vpackager-{n}")
-    laptop, phone, tablet = [await E2EUser.login(synapse.url, person, tmp_path / name, name)
-                             for name in ("laptop", "phone", "tablet")]
-    me, alice = account["user_id"], person["user_id"]
-    bot = await start_bot(bot_settings(  # the tablet listed with another device's key
+    other = synapse.register(f"vother-{n}")
+    laptop = await E2EUser.login(synapse.url, person, tmp_path / "laptop", "laptop")
+    phone = await E2EUser.login(synapse.url, person, tmp_path / "phone", "phone", signed=False)
+    tablet = await E2EUser.login(synapse.url, other, tmp_path / "tablet", "tablet")
+    me, alice, carol = account["user_id"], person["user_id"], other["user_id"]
+    master = public(person["master"])
+    bot = await start_bot(bot_settings(  # carol listed with alice's master key
         kojihub, synapse, tmp_path / "bot", account,
-        f"encryption = verified\ntrusted_devices = {alice} {laptop.device_id} "
-        f"{fingerprint(laptop)},\n  {alice} {tablet.device_id} {fingerprint(laptop)}\n"))
+        f"encryption = verified\ntrusted_identities = {alice} {spaced(master)},\n"
+        f"  {carol} {master}\n"))
     try:
-        room = await laptop.create_room(invite=(me,))
+        room = await laptop.create_room(invite=(me, carol))
         await laptop.wait_member(room, me)
+        await tablet.join(room)
         task_id = kojihub.facts["builds"]["complete"]["task_id"]
         answer = await ask(laptop, room, me, f"!task {task_id}")
         assert answer["content"]["body"].startswith(f"Task {task_id} build ")
-        assert [line for line in logged if "listed in trusted_devices" in line
-                and laptop.device_id in line]
+        assert [line for line in logged if f"trusting device {laptop.device_id}" in line
+                and master in line]
 
         unanswered = [await user.send(room, f"!task {task_id}") for user in (phone, tablet)]
-        await phone.wait_for(lambda: len([line for line in logged if "not answering" in line
-                                          and "unverified device" in line]) == 2, 20,
-                             "the bot saying it answers neither")
-        assert [line for line in logged if "not listed in trusted_devices" in line
-                and phone.device_id in line]
-        assert [line for line in logged if "key is not the one listed" in line
-                and tablet.device_id in line]
+        await phone.wait_for(lambda: [line for line in logged if "not answering" in line
+                                      and phone.device_id in line
+                                      and "its owner did not sign it" in line], 20,
+                             "the bot saying it does not answer the phone")
+        assert [line for line in logged if "not answering" in line and tablet.device_id in line
+                and f"master key of {carol} is not the one listed" in line]
         await sleep(2)  # what the bot would have said by now
         for user in (laptop, phone):
             await user.sync(0)

@@ -8,6 +8,8 @@ from ``m.direct`` it shares with them and that is not encrypted, else it opens a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import nio
 from twisted.logger import Logger
 
@@ -23,7 +25,8 @@ log = Logger(namespace="kojibot.matrix")
 
 
 class DirectRooms:
-    def __init__(self, client: nio.AsyncClient, encrypting: bool = False):
+    def __init__(self, client: nio.AsyncClient,
+                 encrypting: Callable[[], bool] = lambda: False):
         self.client, self.encrypting = client, encrypting
         self.mapping: dict[str, list[str]] = {}  # m.direct: user → DM rooms, newest last
         self.recent: dict[str, str] = {}  # user → the DM room last used with them
@@ -41,7 +44,7 @@ class DirectRooms:
             room = self.client.rooms.get(room_id) if room_id else None
             if room_id and room is None and room_id == recent:
                 return room_id  # opened just now, not synced yet
-            if room is not None and (self.encrypting or not room.encrypted) and (
+            if room is not None and (self.encrypting() or not room.encrypted) and (
                     user in room.users or user in room.invited_users):
                 self.recent[user] = room_id
                 return room_id

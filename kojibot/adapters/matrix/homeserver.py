@@ -5,9 +5,9 @@ nio coroutine runs through ``niocalls.nio_call``. It logs in (or reuses the save
 syncs from the saved ``next_batch`` (filling a gap from room history after a long absence),
 hands each person's text to ``receive`` as an ``Incoming``, answers invites, notices kicks,
 and sends what the core ``deliver``s as ``m.notice`` replies. Event meaning and message
-content live in ``rooms``, encryption in ``crypto`` and ``keyrequests``, DMs in ``direct``,
-logging in in ``login``, saved state in ``saved``, send queues in ``sendqueue``; this file
-moves data.
+content live in ``rooms``, encryption in ``crypto`` (with ``crosssigning``, ``identities``,
+``keyrequests``), DMs in ``direct``, logging in in ``login``, saved state in ``saved``, send
+queues in ``sendqueue``; this file moves data.
 """
 
 from __future__ import annotations
@@ -77,17 +77,17 @@ class MatrixAdapter(Service):
         store = crypto.store_dir(state_dir, settings.user_id) if policy != "refuse" else None
         if store is not None:
             crypto.make_private(store)
-        self.client = nio.AsyncClient(
+        self.client = crypto.Client(
             settings.homeserver, settings.user_id, store_path=str(store or ""),
             config=nio.AsyncClientConfig(max_limit_exceeded=0, max_timeouts=0,
                                          encryption_enabled=store is not None,
                                          store_sync_tokens=False),
             ssl=None if settings.tls_verify else False)
-        self.crypto = crypto.Crypto(self.client, policy, store, settings.trusted_devices)
-        self.verified: dict[str, bool] = {}  # decrypted event → sent by a verified device
+        self.crypto = crypto.Crypto(self.client, policy, store, settings, self._tell)
+        self.senders: dict[str, str] = {}  # decrypted event → the sender's Curve25519 key
         self.threads: dict[str, str] = {}  # command event → the thread it was said in
         self.retry_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0)
-        self.direct = DirectRooms(self.client, encrypting=self.crypto.enabled)
+        self.direct = DirectRooms(self.client, encrypting=lambda: self.crypto.enabled)
         self.inviters: dict[str, str] = {}  # room → who invited us (told if it is encrypted)
         self.warned: set[str] = set()  # encrypted rooms already warned about
         self.creators: dict[str, frozenset[str]] = {}  # room → creators above power levels
@@ -170,7 +170,6 @@ class MatrixAdapter(Service):
     async def _log_in(self) -> None:
         if not self.client.logged_in:
             await log_in(self.client, self.settings, self.saved)
-            self.crypto.loaded()
 
     async def _sync_once(self) -> None:
         """One sync; its events handled before its token is saved (the first sync after a
@@ -187,6 +186,7 @@ class MatrixAdapter(Service):
                     raise LoginFailed("the configured access token was refused")
                 self.saved.forget_credentials()
             raise MatrixTrouble(f"sync: {error_text(response)}")
+        await nio_call(self.crypto.loaded())  # once the token has proved good
         await nio_call(self.crypto.chores(response.to_device_events))
         self._recover()
         await self._take(response, since)
@@ -211,9 +211,9 @@ class MatrixAdapter(Service):
         timelines = {room_id: sources(info.timeline.events)
                      for room_id, info in response.rooms.join.items()}
         for room_id, info in response.rooms.join.items():
-            self.verified.update((event.event_id, bool(event.verified))
-                                 for event in info.timeline.events
-                                 if getattr(event, "decrypted", False))
+            self.senders.update((event.event_id, event.sender_key)
+                                for event in info.timeline.events
+                                if getattr(event, "decrypted", False))
             if since and info.timeline.limited and info.timeline.prev_batch:
                 older, whole = await nio_call(history(self.client, room_id,
                                                       info.timeline.prev_batch, since))
@@ -257,7 +257,7 @@ class MatrixAdapter(Service):
         if event.get("type") == "m.room.encrypted" and sender != self.me:
             self._undecryptable(room_id, event)
             return
-        verified = self.verified.pop(event_id, None)
+        sender_key = self.senders.pop(event_id, None)
         heard = rooms.incoming(
             event, network=self.network, room_id=room_id, me=self.me,
             bot_name=self.settings.localpart, direct=sender == self.direct.user_of(room_id),
@@ -265,9 +265,7 @@ class MatrixAdapter(Service):
             else room.power_levels.get_user_level(sender))
         if heard is None:
             return
-        if not self.crypto.may_answer(verified):
-            log.info("not answering {sender} in {room}: sent from an unverified device",
-                     sender=sender, room=room_id)
+        if not self.crypto.may_answer(sender, sender_key):
             return
         if heard.direct:
             self.direct.used(sender, room_id)
@@ -292,8 +290,13 @@ class MatrixAdapter(Service):
         for room_id, event in self.crypto.keys.recovered():
             log.info("decrypted {event} in {room} with a key that came late",
                      event=event.event_id, room=room_id)
-            self.verified[event.event_id] = bool(event.verified)
+            self.senders[event.event_id] = event.sender_key
             self._hear(room_id, event.source)
+
+    def _tell(self, user: str, line: str) -> None:
+        """Say *line* to *user* in the DM the bot has with them (none is opened for it)."""
+        if self.direct.recent.get(user) or self.direct.mapping.get(user):
+            self.deliver(Reply(Target(self.network, user, direct=True), text(line)))
 
     def _encrypted(self, room_id: str, person: str | None) -> None:
         self.warned.add(room_id)
@@ -380,7 +383,7 @@ class MatrixAdapter(Service):
         content = rooms.reply_content(item.reply, self.threads.get(item.reply.reply_to or ""))
         response = await nio_call(self.client.room_send(
             room_id, "m.room.message", content, tx_id=item.txn_id,
-            ignore_unverified_devices=self.crypto.policy == "tofu"))
+            ignore_unverified_devices=False))  # prepare() judged every device
         if not isinstance(response, nio.RoomSendError):
             return None
         if response.status_code == "M_LIMIT_EXCEEDED" or http_status(response) == 429:

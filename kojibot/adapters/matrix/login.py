@@ -1,6 +1,7 @@
-"""How the Matrix adapter gets a session: a configured access token, else the login saved by
-an earlier run (same device, so the crypto store's keys stay valid), else a password login
-whose token and device id are saved for the next run."""
+"""How the Matrix adapter gets a session: a configured access token (one bound to a device:
+the encryption keys are the device's), else the login saved by an earlier run (same device,
+so the crypto store's keys stay valid), else a password login whose token and device id are
+saved for the next run."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ async def log_in(client: nio.AsyncClient, settings: MatrixSettings, saved: Saved
         if isinstance(who, nio.WhoamiError):
             client.access_token = ""
             raise LoginFailed(f"the configured access token was refused: {who.message}")
-        client.restore_login(who.user_id, who.device_id or "", settings.access_token)
+        if not who.device_id:
+            client.access_token = ""
+            raise LoginFailed("the configured access token belongs to no device (as tokens "
+                              "from Synapse's admin API do) and the bot needs one for its "
+                              "keys: use a token from a login (see README)")
+        client.restore_login(who.user_id, who.device_id, settings.access_token)
         return
     credentials = saved.credentials()
     if credentials:

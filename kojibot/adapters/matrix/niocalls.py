@@ -48,14 +48,34 @@ def error_text(response: nio.ErrorResponse) -> str:
     return f"{response.status_code or http_status(response)} {response.message}"
 
 
-async def put_account_data(client: nio.AsyncClient, kind: str, content: dict) -> int:
-    """PUT global account data (``m.direct``); the HTTP status."""
-    path = (f"/_matrix/client/v3/user/{urllib.parse.quote(client.user_id, safe='')}"
+async def api(client: nio.AsyncClient, method: str, path: str,
+              body: dict | None = None) -> tuple[int, dict]:
+    """One client-server API call with the client's token: the HTTP status and the JSON
+    answer (``{}`` if it is not a JSON object)."""
+    response = await client.send(method, path, None if body is None else json.dumps(body),
+                                 headers={"Authorization": f"Bearer {client.access_token}",
+                                          "Content-Type": "application/json"})
+    try:
+        data = await response.json(content_type=None)
+    except ValueError:
+        data = {}
+    finally:
+        response.release()
+    return response.status, data if isinstance(data, dict) else {}
+
+
+def _account_data(client: nio.AsyncClient, kind: str) -> str:
+    return (f"/_matrix/client/v3/user/{urllib.parse.quote(client.user_id, safe='')}"
             f"/account_data/{urllib.parse.quote(kind, safe='')}")
-    response = await client.send("PUT", path, json.dumps(content), headers={
-        "Authorization": f"Bearer {client.access_token}", "Content-Type": "application/json"})
-    response.release()
-    return response.status
+
+
+async def put_account_data(client: nio.AsyncClient, kind: str, content: dict) -> int:
+    """PUT global account data (``m.direct``, secret storage); the HTTP status."""
+    return (await api(client, "PUT", _account_data(client, kind), content))[0]
+
+
+async def get_account_data(client: nio.AsyncClient, kind: str) -> tuple[int, dict]:
+    return await api(client, "GET", _account_data(client, kind))
 
 
 async def history(client: nio.AsyncClient, room_id: str, newer: str, older: str,

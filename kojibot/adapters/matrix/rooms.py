@@ -40,7 +40,9 @@ class MatrixSettings:
     auto_join: tuple[str, ...] = ()  # empty: people on the bot's own server
     tls_verify: bool = True
     encryption: str = "tofu"  # tofu, verified or refuse (see crypto.py)
-    trusted_devices: tuple[str, ...] = ()  # "@user:server DEVICEID [ed25519]" for verified
+    trusted_identities: tuple[str, ...] = ()  # "@user:server [master key]" for verified
+    recovery_key_file: str | None = None  # default: beside the crypto store
+    recovery_key_env: str | None = None  # the environment variable that may hold it
 
     @property
     def server(self) -> str:
@@ -202,6 +204,12 @@ def undecryptable_notice(device: str) -> str:
     return (f"I cannot decrypt that message yet (I have no key for it): I asked your device "
             f"for the key and will answer when it comes. If I stay silent, let your client "
             f"share its keys with my device {device}.")
+
+
+def identity_changed_notice(master: str) -> str:
+    return (f"Your cross-signing identity changed (new master key {master}). If you did not "
+            "reset it yourself, check your account's sessions: I now trust the devices the "
+            "new identity signed.")
 
 
 def direct_map(content: object) -> dict[str, list[str]]:
