@@ -203,12 +203,9 @@ async def test_an_identity_made_in_element_is_joined_with_its_key_and_never_rese
     await operator.stop()
 
     missing = tmp_path / "nowhere" / "recovery.key"
-    try:
-        env = await bot_on(kojihub, synapse, tmp_path / "bot-without-key", bot_account,
-                           extra=f"recovery_key_file = {missing}\n")
-        await env.bot.stopService()
-    except Exception as exc:  # refusing to start is an answer too, if it is one line
-        assert "\n" not in str(exc) and "recovery" in str(exc).lower(), exc
+    env = await bot_on(kojihub, synapse, tmp_path / "bot-without-key", bot_account,
+                       extra=f"recovery_key_file = {missing}\n")
+    await env.bot.stopService()
     said = [line for line in logged if "recovery key" in line.lower()]
     assert len(said) == 1 and str(missing) in said[0], said
     assert "Traceback" not in "\n".join(logged)
