@@ -215,6 +215,11 @@ class ElementPerson:
                                after=after, reply_to=reply_to, contains=contains,
                                want="failure" if failure else "clear")
 
+    async def ask(self, room: str, body: str, sender: str, timeout: float = 30) -> dict:
+        """Send *body* and wait for *sender*'s decrypted reply to it; as ``wait_event``,
+        plus ``asked`` (our event) and ``ms`` from the send to the decrypted reply."""
+        return await self.call("ask", timeout=timeout, room=room, body=body, sender=sender)
+
     async def devices(self, user_id: str) -> dict[str, dict]:
         """device id → ``signed_by_owner``, ``cross_signing_verified``, as this device sees
         *user_id*'s devices now."""

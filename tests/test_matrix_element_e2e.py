@@ -88,8 +88,7 @@ def task_facts(kojihub, hub_proxy):
 
 async def ask_task(person, room, me, task_id, owner):
     """``!task N`` from *person*; the bot's reply as their device decrypted it."""
-    asked = await person.send(room, f"!task {task_id}")
-    answer = await person.wait_event(room, sender=me, reply_to=asked, timeout=30)
+    answer = await person.ask(room, f"!task {task_id}", me)
     assert answer["encrypted"] and answer["failure"] is None
     assert answer["body"].startswith(f"Task {task_id} build ")
     assert f"CLOSED by {owner}" in answer["body"]
@@ -275,8 +274,7 @@ async def test_group_room_answers_both_people_and_excludes_an_unsigned_device(
         assert to_bob["content"]["m.mentions"] == {"user_ids": [bob.user_id]}
         for answer in (to_alice, to_bob):
             held_back = await tablet.wait_event(room, sender=env.me, failure=True,
-                                                after=answer["content"]["m.relates_to"]
-                                                ["m.in_reply_to"]["event_id"])
+                                                after=answer["asked"])
             assert held_back["failure"] in WITHHELD, held_back
         about = [line for line in logged if tablet.device_id in line]
         assert len(about) == 1, about

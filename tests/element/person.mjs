@@ -17,7 +17,7 @@ const cryptoApi = await import("matrix-js-sdk/lib/crypto-api/index.js");
 const MEGOLM = {
   type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" },
 };
-const POLL_MS = 50;
+const POLL_MS = 10;
 
 let client = null;
 let me = { userId: null, password: null };
@@ -136,7 +136,8 @@ async function createDm({ user_id }) {
 
 async function createRoom({ invite = [], name, encrypted = true }) {
   const { room_id } = await client.createRoom({
-    preset: sdk.Preset.PrivateChat, invite, name, initial_state: encrypted ? [MEGOLM] : [],
+    preset: sdk.Preset.PrivateChat, invite, ...(name ? { name } : {}),
+    initial_state: encrypted ? [MEGOLM] : [],
   });
   return known(room_id, encrypted);
 }
@@ -205,6 +206,15 @@ async function waitEvent({ room, sender, after, reply_to, contains, want = "clea
   }
 }
 
+/** *body* sent, then the reply from *sender* once decrypted, with the milliseconds between
+ *  (measured here: no round trip to the test suite in it). */
+async function ask({ room, body, sender, timeout = 30 }) {
+  const started = performance.now();
+  const { event_id } = await send({ room, body });
+  const answer = await waitEvent({ room, sender, reply_to: event_id, timeout });
+  return { ...answer, asked: event_id, ms: performance.now() - started };
+}
+
 /** Every device of *user_id* as this device sees it after a fresh key query. */
 async function devices({ user_id }) {
   const map = (await crypto().getUserDeviceInfo([user_id], true)).get(user_id) ?? new Map();
@@ -227,7 +237,7 @@ async function stop() {
 
 const COMMANDS = {
   login, bootstrap, set_isolation: setIsolation, create_dm: createDm, create_room: createRoom,
-  join, invite, wait_member: waitMember, send, wait_event: waitEvent, devices, stop,
+  join, invite, wait_member: waitMember, send, wait_event: waitEvent, ask, devices, stop,
 };
 
 function reply(message) {
