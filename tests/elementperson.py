@@ -143,15 +143,14 @@ class ElementPerson:
         return cls(lines, transport, user_id, log)
 
     @classmethod
-    async def login(cls, homeserver: str, account: dict, workdir: Path, device: str, *,
-                    token: str | None = None) -> ElementPerson:
-        """A new device of *account* (by password, or with an access token)."""
+    async def login(cls, homeserver: str, account: dict, workdir: Path,
+                    device: str) -> ElementPerson:
+        """A new device of *account*, logged in with its password."""
         person = cls.spawn(account["user_id"], workdir / device)
         try:
             session = await person.call("login", timeout=60, homeserver=homeserver,
                                         user_id=account["user_id"], device_name=device,
-                                        **({"access_token": token} if token else
-                                           {"password": account["password"]}))
+                                        password=account["password"])
         except BaseException:
             await person.stop()
             raise
@@ -206,24 +205,26 @@ class ElementPerson:
         return (await self.call("send", room=room, body=body))["event_id"]
 
     async def wait_event(self, room: str, *, sender: str | None = None, after: str = "",
-                         reply_to: str = "", contains: str = "", failure: bool = False,
+                         reply_to: str = "", contains: str = "", failure: bool | str = False,
                          timeout: float = 20) -> dict:
         """The first matching message this device decrypted (or, with *failure*, could not
-        decrypt: its ``failure`` reason) after the event *after*: ``body``, ``content``,
-        ``shield``..."""
+        decrypt: its ``failure`` reason, the one named if *failure* is a reason) after the
+        event *after*: ``body``, ``content``, ``shield``..."""
         return await self.call("wait_event", timeout=timeout, room=room, sender=sender,
                                after=after, reply_to=reply_to, contains=contains,
-                               want="failure" if failure else "clear")
+                               want="failure" if failure else "clear",
+                               reason=failure if isinstance(failure, str) else None)
 
     async def ask(self, room: str, body: str, sender: str, timeout: float = 30) -> dict:
         """Send *body* and wait for *sender*'s decrypted reply to it; as ``wait_event``,
         plus ``asked`` (our event) and ``ms`` from the send to the decrypted reply."""
         return await self.call("ask", timeout=timeout, room=room, body=body, sender=sender)
 
-    async def devices(self, user_id: str) -> dict[str, dict]:
+    async def devices(self, user_id: str, include: str = "", timeout: float = 20
+                      ) -> dict[str, dict]:
         """device id → ``signed_by_owner``, ``cross_signing_verified``, as this device sees
-        *user_id*'s devices now."""
-        return await self.call("devices", user_id=user_id)
+        *user_id*'s devices (once it knows of the device *include*)."""
+        return await self.call("devices", timeout=timeout, user_id=user_id, include=include)
 
     async def stop(self, timeout: float = 10) -> None:
         """Stop the process (by its pid: SIGKILL if it lingers) and wait for its end."""

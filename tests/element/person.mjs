@@ -41,22 +41,15 @@ function crypto() {
   return client.getCrypto();
 }
 
-async function login({ homeserver, user_id, password, access_token, device_name }) {
-  const anonymous = sdk.createClient({ baseUrl: homeserver });
-  let deviceId;
-  if (access_token) {
-    deviceId = (await sdk.createClient({ baseUrl: homeserver, accessToken: access_token })
-      .whoami()).device_id;
-  } else {
-    const session = await anonymous.loginRequest({
-      type: "m.login.password", identifier: { type: "m.id.user", user: user_id }, password,
-      initial_device_display_name: device_name,
-    });
-    [access_token, deviceId] = [session.access_token, session.device_id];
-  }
+async function login({ homeserver, user_id, password, device_name }) {
+  const session = await sdk.createClient({ baseUrl: homeserver }).loginRequest({
+    type: "m.login.password", identifier: { type: "m.id.user", user: user_id }, password,
+    initial_device_display_name: device_name,
+  });
   me = { userId: user_id, password };
   client = sdk.createClient({
-    baseUrl: homeserver, userId: user_id, accessToken: access_token, deviceId,
+    baseUrl: homeserver, userId: user_id, accessToken: session.access_token,
+    deviceId: session.device_id,
     cryptoCallbacks: {
       getSecretStorageKey: async ({ keys }) => {
         const id = Object.keys(keys).find((keyId) => secretStorageKeys.has(keyId));
@@ -72,7 +65,7 @@ async function login({ homeserver, user_id, password, access_token, device_name 
   }));
   await client.startClient({ initialSyncLimit: 20 });
   await prepared;
-  return { device_id: deviceId, access_token };
+  return { device_id: session.device_id };
 }
 
 /** Cross-signing, then secret storage under a new recovery key, as Element's first login. */
@@ -178,13 +171,15 @@ async function describe(event) {
 
 /** The first event in *room* from *sender*, seen after *after* (an event id), that is a
  *  decrypted (or clear) message — with *reply_to* / *contains* if given — or, with
- *  want = "failure", one this device could not decrypt (its reason). */
-async function waitEvent({ room, sender, after, reply_to, contains, want = "clear",
+ *  want = "failure", one this device could not decrypt (for *reason*, if given). */
+async function waitEvent({ room, sender, after, reply_to, contains, want = "clear", reason,
   timeout = 20 }) {
   const matches = (event) => {
     if (event.getRoomId() !== room || (sender && event.getSender() !== sender)) return false;
     if (event.isBeingDecrypted() || event.shouldAttemptDecryption()) return false;
-    if (want === "failure") return event.isDecryptionFailure();
+    if (want === "failure") {
+      return event.isDecryptionFailure() && (!reason || event.decryptionFailureReason === reason);
+    }
     if (event.isDecryptionFailure() || event.getType() !== "m.room.message") return false;
     const content = event.getContent();
     return (!reply_to || content["m.relates_to"]?.["m.in_reply_to"]?.event_id === reply_to)
@@ -215,9 +210,13 @@ async function ask({ room, body, sender, timeout = 30 }) {
   return { ...answer, asked: event_id, ms: performance.now() - started };
 }
 
-/** Every device of *user_id* as this device sees it after a fresh key query. */
-async function devices({ user_id }) {
-  const map = (await crypto().getUserDeviceInfo([user_id], true)).get(user_id) ?? new Map();
+/** Every device of *user_id* as this device sees it, once it knows of *include*. */
+async function devices({ user_id, include, timeout = 20 }) {
+  const known = async () => (await crypto().getUserDeviceInfo([user_id], true)).get(user_id);
+  const map = await until(async () => {
+    const found = await known();
+    return (!include || found?.has(include)) && (found ?? new Map());
+  }, timeout, `device ${include} of ${user_id}`);
   const result = {};
   for (const deviceId of map.keys()) {
     const status = await crypto().getDeviceVerificationStatus(user_id, deviceId);
