@@ -240,9 +240,9 @@ async def test_an_identity_made_in_element_is_joined_with_its_key_and_never_rese
     try:
         assert await master_key(synapse, person, env.me) == identity
         alice = await people(person, "laptop")
-        await assert_signed(alice, env.me, env.device)
         dm = await dm_with(alice, env.me)
         await ask_task(alice, dm, env.me, *task_facts(kojihub, hub_proxy))
+        await assert_signed(alice, env.me, env.device)
     finally:
         await env.bot.stopService()
 
@@ -322,8 +322,8 @@ async def test_token_only_login_bootstraps_and_answers_in_the_dm(
         assert env.device == session["device_id"]
         assert await master_key(synapse, person, env.me)
         alice = await people(person, "laptop")
-        await assert_signed(alice, env.me, env.device)
         dm = await dm_with(alice, env.me)
         await ask_task(alice, dm, env.me, *task_facts(kojihub, hub_proxy))
+        await assert_signed(alice, env.me, env.device)
     finally:
         await env.bot.stopService()

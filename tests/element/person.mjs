@@ -210,7 +210,9 @@ async function ask({ room, body, sender, timeout = 30 }) {
   return { ...answer, asked: event_id, ms: performance.now() - started };
 }
 
-/** Every device of *user_id* as this device sees it, once it knows of *include*. */
+/** Every device of *user_id* as this device sees it, once it knows of *include*. Only a
+ *  user this device shares a room with is tracked: for others the Rust crypto lists the
+ *  devices but not whether their owner signed them. */
 async function devices({ user_id, include, timeout = 20 }) {
   const known = async () => (await crypto().getUserDeviceInfo([user_id], true)).get(user_id);
   const map = await until(async () => {
