@@ -1,7 +1,7 @@
 """Command to reply on Matrix: an end-to-end encrypted room against an unencrypted one, in
 one run.
 
-    python3 -m bench.matrixe2e [--commands 50]
+    python3 -m bench.matrixe2e [--quick] [--commands 50]
 
 Starts the test suite's seeded Koji hub and Synapse (tests/kojihub, tests/synapse), the bot
 on Matrix as the CLI builds it (encryption = tofu) and one packager, an encrypting
@@ -109,8 +109,12 @@ def report(result: dict, commands: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--commands", type=int, default=50, help="timed commands per room")
+    parser.add_argument("--commands", type=int, help="timed commands per room (default 50; "
+                        "5 with --quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few commands: checks that it runs, figures are rough")
     args = parser.parse_args()
+    args.commands = args.commands or (5 if args.quick else 50)
     use_asyncio_reactor()
     from twisted.internet import defer, task
 

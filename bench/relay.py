@@ -1,6 +1,6 @@
 """The relay's speed, each figure next to a baseline from the same run.
 
-    python3 -m bench.relay [--events 20000] [--parts a,b,c,d]
+    python3 -m bench.relay [--quick] [--events 20000] [--parts a,b,c,d]
 
 (a) in-process: parse → match 10,000 subscriptions → render → queue, events/s
     (goal ≥ 20,000), beside json.loads alone on the same bodies;
@@ -48,8 +48,9 @@ WEBURL = "https://koji.example.test/koji"
 NO_HUB = "http://127.0.0.1:9/kojihub"  # nothing listens: bus events carry owner names
 PREFETCH = 500  # kojibot's default [amqp] prefetch; pika gets the same
 CONSUME_TIMEOUT = 60.0  # seconds any one consume run may take
-LATENCY_RATE, LATENCY_SECONDS = 100, 10
-BURST = 500
+LATENCY_RATE = 100  # events/s published for (c)
+# (events for a and b, seconds of publishing for c, burst size for d): full and --quick runs
+SIZES = {"full": (20000, 10, 500), "quick": (500, 2, 40)}
 
 
 def bodies(count: int, packages: int = 20000, seed: int = 7) -> list[bytes]:
@@ -331,15 +332,16 @@ def start_logging() -> None:
         redirectStandardIO=False)
 
 
-def run_twisted(parts: list[str], events: int) -> list[str]:
+def run_twisted(parts: list[str], events: int, seconds: int, burst: int) -> list[str]:
     """Run the reactor parts in one reactor run; the names of those that failed."""
     from twisted.internet import task
 
     failed: list[str] = []
     from bench import relaychat
 
-    reports = {"b": lambda reactor: report_b(reactor, events), "c": relaychat.report_c,
-               "d": relaychat.report_d}
+    reports = {"b": lambda reactor: report_b(reactor, events),
+               "c": lambda reactor: relaychat.report_c(reactor, LATENCY_RATE * seconds),
+               "d": lambda reactor: relaychat.report_d(reactor, burst)}
 
     async def run(reactor) -> None:
         for part in parts:
@@ -361,10 +363,14 @@ def run_twisted(parts: list[str], events: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20000,
-                        help="events for (a) and messages per queue for (b)")
+    parser.add_argument("--events", type=int, help="events for (a) and messages per queue "
+                        "for (b) (default 20,000; 500 with --quick)")
     parser.add_argument("--parts", default="a,b,c,d", help="which of a,b,c,d to run")
+    parser.add_argument("--quick", action="store_true",
+                        help="small counts: checks that every part runs, figures are rough")
     args = parser.parse_args()
+    events, seconds, burst = SIZES["quick" if args.quick else "full"]
+    events = args.events or events
     parts = [part for part in "abcd" if part in args.parts.split(",")]
     use_asyncio_reactor()
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -372,11 +378,11 @@ def main() -> None:
           "(other work on the machine skews every figure below)")
     failed: list[str] = []
     if "a" in parts:
-        report_a(args.events)
+        report_a(events)
         sys.stdout.flush()
     if set(parts) - {"a"}:
         start_logging()
-        failed += run_twisted([part for part in parts if part != "a"], args.events)
+        failed += run_twisted([part for part in parts if part != "a"], events, seconds, burst)
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
 

@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 
 from bench.relay import (
-    BURST,
     LATENCY_RATE,
-    LATENCY_SECONDS,
     NO_HUB,
     WEBURL,
     blocking,
@@ -120,7 +118,7 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))]
 
 
-async def latency(reactor, broker, server, workdir: Path) -> dict:
+async def latency(reactor, broker, server, workdir: Path, count: int) -> dict:
     from kojibot.chat.render import strip_irc_formatting
 
     channel, nick, package = "#latency", "latbot", "latpkg"
@@ -130,7 +128,6 @@ async def latency(reactor, broker, server, workdir: Path) -> dict:
         reactor, workdir, nick, channel, package, server.port, broker.url,
         bot_extra="digest_after = 100000\n", irc_extra="line_rate = 1000\nburst = 100\n")
     try:
-        count = LATENCY_RATE * LATENCY_SECONDS
         items = [(700000 + n, fedora_build(700000 + n, package, 1, owner="latuser"))
                  for n in range(count)]
         shape = re.compile(rf"^{package}-1\.0-(\d+)\.fc41 COMPLETE")
@@ -169,11 +166,11 @@ async def latency(reactor, broker, server, workdir: Path) -> dict:
             "digests": [(at - first, events) for at, events in digested]}
 
 
-async def report_c(reactor) -> None:
+async def report_c(reactor, count: int) -> None:
     ngircd_kind, _ = ircd_kinds()
     result = await with_peers(reactor, ngircd_kind,
                               lambda broker, server, workdir: latency(reactor, broker, server,
-                                                                      workdir))
+                                                                      workdir, count))
     ms = result["ms"]
     print(f"(c) publish → line on IRC: {result['count']} events at {LATENCY_RATE}/s "
           f"(published over {result['span']:.2f} s), private RabbitMQ → bot → ngircd "
@@ -196,7 +193,7 @@ async def report_c(reactor) -> None:
               + ", ".join(f"{stage} {value}" for stage, value in result["stuck"].items()))
 
 
-async def burst(reactor, broker, server, workdir: Path) -> dict:
+async def burst(reactor, broker, server, workdir: Path, count: int) -> dict:
 
     channel, nick, package = "#burst", "burstbot", "burstpkg"
     watcher = await watcher_class().connect(server.port, "burstwatch")
@@ -206,12 +203,12 @@ async def burst(reactor, broker, server, workdir: Path) -> dict:
     try:
         connection = adapter.connection
         items = [(800000 + n, fedora_build(800000 + n, package, 1, owner="burstuser"))
-                 for n in range(BURST)]
+                 for n in range(count)]
         started = time.monotonic()
         await blocking(publish_builds, broker.url, items)
         published = time.monotonic() - started
         complete = await wait_until(
-            reactor, lambda: count_events(lines_from(watcher, nick), package)[0] >= BURST,
+            reactor, lambda: count_events(lines_from(watcher, nick), package)[0] >= count,
             timeout=60, step=0.05)
         said = [index for index, heard in enumerate(watcher.heard)
                 if heard.command == "PRIVMSG" and heard.nick == nick]
@@ -234,17 +231,17 @@ async def burst(reactor, broker, server, workdir: Path) -> dict:
             "digests": digests}
 
 
-async def report_d(reactor) -> None:
+async def report_d(reactor, count: int) -> None:
     _, inspircd_kind = ircd_kinds()
     result = await with_peers(reactor, inspircd_kind,
                               lambda broker, server, workdir: burst(reactor, broker, server,
-                                                                    workdir))
-    print(f"(d) {BURST}-event burst into one channel on inspircd (10 lines free, then 1/s; "
+                                                                    workdir, count))
+    print(f"(d) {count}-event burst into one channel on inspircd (10 lines free, then 1/s; "
           "fakelag), default pacing (burst 10, 1 line/s) and digests (5 per 10 s)")
-    whole = result["total"] == BURST and result["distinct"]
+    whole = result["total"] == count and result["distinct"]
     print(f"    published in {result['published']:.2f} s; last line {result['last']:.1f} s "
           f"after the burst began; {result['lines']} lines sent; events shown "
-          f"{result['total']}/{BURST} ({'all' if whole else 'NOT all'} accounted for)")
+          f"{result['total']}/{count} ({'all' if whole else 'NOT all'} accounted for)")
     stayed = "yes" if result["stayed"] else (
         f"NO (joins {result['joins']}, quits {result['quits']}, error {result['error']!r})")
     print(f"    bot stayed connected: {stayed}; digest lines: {result['digests']}")

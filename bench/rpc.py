@@ -1,6 +1,6 @@
 """txkoji against koji's own ClientSession and the hub's parallel ceiling, in one run.
 
-    python3 -m bench.rpc [--url HUB_URL] [--seconds 3] [--shapes]
+    python3 -m bench.rpc [--quick] [--url HUB_URL] [--seconds 3] [--shapes]
 
 Without --url it starts the test suite's seeded hub (tests.kojihub) and stops it after;
 --shapes also measures the same hub under wsgiref, apache2 + mod_wsgi and nginx in front
@@ -136,11 +136,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running hub (default: start the seeded test hub)")
     parser.add_argument("--task", type=int, help="task id to fetch (default: a seeded one)")
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, help="per measurement (default 3; 0.5 with "
+                        "--quick)")
+    parser.add_argument("--quick", action="store_true",
+                        help="short measurements: checks that it runs, figures are rough")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--shapes", action="store_true",
                         help="also under wsgiref, apache2 + mod_wsgi and nginx")
     args = parser.parse_args()
+    args.seconds = args.seconds or (0.5 if args.quick else 3.0)
     asyncioreactor.install()
     if args.url:
         run([("hub", args.url)], args.task or 1, args.seconds, args.threads)

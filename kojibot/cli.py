@@ -7,6 +7,7 @@ import os
 import sys
 
 from kojibot import __version__
+from kojibot.errortext import one_line
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -104,7 +105,7 @@ def _lead_then(begin, settings, source: str, status: list[int]) -> None:
     lease = Lease(settings.state, seconds=settings.config.bot.lease_seconds)
 
     def failed(failure) -> None:
-        _report(source, [_one_line(failure.value)])
+        _report(source, [one_line(failure.value)])
         status.append(2)
         reactor.stop()
 
@@ -122,7 +123,7 @@ def _start_bot(args: argparse.Namespace, settings, source: str, lease) -> int:
     try:
         bot = Bot(settings, lease=lease)
     except Exception as exc:  # noqa: BLE001 - e.g. the state database: one line, exit
-        _report(source, [_one_line(exc)])
+        _report(source, [one_line(exc)])
         return 2
     networks = [] if args.console else _networks(settings, bot)
     if not networks:
@@ -131,10 +132,6 @@ def _start_bot(args: argparse.Namespace, settings, source: str, lease) -> int:
     bot.startService()
     reactor.addSystemEventTrigger("before", "shutdown", bot.stopService)
     return 0
-
-
-def _one_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def local_dir(state: str) -> str:

@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 
 from kojibot.chat.commands import Registry
+from kojibot.errortext import one_line
 
 BUILTIN_PACKAGE = "kojibot.plugins"
 ENTRY_POINT_GROUP = "kojibot.plugins"
@@ -67,7 +68,7 @@ def _by_name(name: str) -> ModuleType:
     try:
         loaded = entry_point.load()
     except Exception as exc:  # noqa: BLE001 - a broken third-party plugin: one line
-        raise PluginError(name, f"{entry_point.value} failed to load: {_one_line(exc)}") \
+        raise PluginError(name, f"{entry_point.value} failed to load: {one_line(exc)}") \
             from None
     if not isinstance(loaded, ModuleType):
         raise PluginError(name, f"entry point {entry_point.value} is not a module")
@@ -80,9 +81,9 @@ def _import(entry: str, module: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if exc.name is not None and module.startswith(exc.name):
             raise PluginError(entry, f"no module named {exc.name!r}") from None
-        raise PluginError(entry, _one_line(exc)) from None
+        raise PluginError(entry, one_line(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a broken plugin: one line
-        raise PluginError(entry, f"failed to import: {_one_line(exc)}") from None
+        raise PluginError(entry, f"failed to import: {one_line(exc)}") from None
 
 
 def _from_file(path: str) -> ModuleType:
@@ -99,10 +100,6 @@ def _from_file(path: str) -> ModuleType:
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - a broken plugin file: one line
         del sys.modules[name]
-        raise PluginError(path, f"failed to load: {_one_line(exc)}") from None
+        raise PluginError(path, f"failed to load: {one_line(exc)}") from None
     return module
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

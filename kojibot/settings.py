@@ -29,6 +29,7 @@ from kojibot.bus.broker import AMQPSettings
 from kojibot.bus.broker import tls_options as amqp_tls_options
 from kojibot.chat.commands import Registry
 from kojibot.config import ConfigError
+from kojibot.errortext import one_line
 from kojibot.loader import PluginError, load_plugins
 from kojibot.state.backends import CONNECT_TIMEOUT, error_line, is_postgresql
 from txkoji.auth import choose_authtype
@@ -81,8 +82,8 @@ def build(parsed: SimpleNamespace, *, reactor=None, koji: Any = None) -> Setting
     bot = parsed.bot
     registry = part(lambda: load_plugins(bot.plugins),
                     lambda exc: [str(exc) if isinstance(exc, PluginError)
-                                 else f"bot.plugins: {_one_line(exc)}"])
-    part(lambda: _check_state(bot.state), lambda exc: [f"bot.state: {_one_line(exc)}"])
+                                 else f"bot.plugins: {one_line(exc, named=False)}"])
+    part(lambda: _check_state(bot.state), lambda exc: [f"bot.state: {one_line(exc, named=False)}"])
     if koji is None:
         koji = part(lambda: koji_connection(parsed.koji, reactor=reactor),
                     lambda exc: _koji_lines(parsed.koji, exc))
@@ -95,11 +96,11 @@ def build(parsed: SimpleNamespace, *, reactor=None, koji: Any = None) -> Setting
     if parsed.matrix is not None:
         matrix = part(lambda: matrix_settings(parsed.matrix),
                       lambda exc: _lines("matrix", exc, MatrixSettings))
-        part(lambda: _importable("matrix"), lambda exc: [_one_line(exc)])
+        part(lambda: _importable("matrix"), lambda exc: [one_line(exc, named=False)])
     if parsed.amqp is not None:
         amqp = part(lambda: _checked_amqp(parsed.amqp),
                     lambda exc: _lines("amqp", exc, AMQPSettings))
-        part(lambda: _importable("amqp"), lambda exc: [_one_line(exc)])
+        part(lambda: _importable("amqp"), lambda exc: [one_line(exc, named=False)])
     if problems:
         raise ConfigError(problems)
     return Settings(parsed, koji, registry, bot.state, irc, matrix, amqp)
@@ -162,8 +163,8 @@ def _importable(section: str) -> None:
         importlib.import_module(module)
     except ImportError as exc:
         if exc.name is None or exc.name.startswith("kojibot"):
-            raise ConfigError([f"{section}: {module} cannot be imported: {_one_line(exc)}"]) \
-                from None
+            why = one_line(exc, named=False)
+            raise ConfigError([f"{section}: {module} cannot be imported: {why}"]) from None
         raise ConfigError([f"{section}: needs {what} ({exc.name} is not installed): "
                            f"pip install 'kojibot[{section}]'"]) from None
 
@@ -221,7 +222,7 @@ def _check_postgresql(url: str) -> None:
 
 
 def _koji_lines(section: SimpleNamespace, exc: Exception) -> list[str]:
-    message = _one_line(exc)
+    message = one_line(exc, named=False)
     if isinstance(exc, LoginNotSupported):
         key = "authtype"
     elif isinstance(exc, ProfileError):
@@ -236,7 +237,7 @@ def _lines(section: str, exc: Exception, cls: type, renames: dict[str, str] | No
            ) -> list[str]:
     """A settings class's refusal (``[irc] port 0 is not a TCP port; nick ...``) as
     ``section.key: problem`` lines, one per problem."""
-    text = _one_line(exc).removeprefix(f"[{section}]").strip()
+    text = one_line(exc, named=False).removeprefix(f"[{section}]").strip()
     words = {field.name: field.name for field in dataclasses.fields(cls)}
     words.update(_ALIASES.get(section, {}))
     lines = []
@@ -251,7 +252,3 @@ def _lines(section: str, exc: Exception, cls: type, renames: dict[str, str] | No
         lines.append(f"{name}{rest}" if rest.startswith(":") else f"{name}: {problem}")
     return lines
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return text or type(exc).__name__

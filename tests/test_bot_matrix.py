@@ -129,6 +129,10 @@ async def test_a_dm_alert_reaches_the_user_who_can_answer_there(matrix, kojihub)
     asked = await alice.send(dm, f"build {nvr}")  # no prefix needed in a DM
     reply = await alice.wait_event(dm, answer_to(matrix.me, asked))
     assert reply["content"]["body"].startswith(f"Build {nvr} FAILED")
+    task_id = kojihub.facts["builds"]["complete"]["task_id"]
+    asked = await alice.send(dm, f"see {kojihub.weburl}/taskinfo?taskID={task_id}")
+    reply = await alice.wait_event(dm, answer_to(matrix.me, asked))  # a pasted link
+    assert reply["content"]["body"].startswith(f"Task {task_id} build ")
     await until(lambda: not matrix.bot.store.pending(), 10)
 
 

@@ -1,6 +1,6 @@
 """The dispatcher without any network or hub: handlers here are stand-ins declared in
-this module, and the real plugins run against RecordingHub, a stand-in for the hub
-connection that counts every call; the real plugins are tested against the real hub in
+this module, and the real plugins run against txkoji.testing.HubDouble, which records and
+refuses every call; the real plugins are tested against the real hub in
 test_plugins_hub.py."""
 
 import types
@@ -8,7 +8,6 @@ from typing import Annotated
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer
 from twisted.logger import globalLogPublisher
 
 import txkoji
@@ -20,6 +19,7 @@ from kojibot.chat.model import Incoming
 from kojibot.chat.ratelimit import RateLimit
 from kojibot.loader import load_plugins
 from txkoji.rpc import I8_MAX as MAX_ID
+from txkoji.testing import HubDouble
 
 
 @command("echo")
@@ -168,6 +168,19 @@ async def test_listeners_hear_plain_lines():
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_dm_hears_pasted_links_and_calls_only_command_words_unknown():
+    dispatcher, _ = make()
+    assert await lines(dispatcher, say("http://x", room=None)) == [("alice", None, "heard a link")]
+    assert await lines(dispatcher, say("look http://x", room=None)) == [
+        ("alice", None, "heard a link")]
+    assert await lines(dispatcher, say("👍", room=None)) == []
+    assert await lines(dispatcher, say("frobnicate now", room=None)) == [
+        ("alice", None, "Unknown command !frobnicate — try !help")]
+    assert await lines(dispatcher, say("!look http://x", room=None)) == [
+        ("alice", None, "Unknown command !look — try !help")]
+
+
+@pytest_twisted.ensureDeferred
 async def test_the_rate_limit_stops_a_listener_before_it_runs():
     dispatcher, _ = make(rate=1)
     SHOUTED.clear()
@@ -179,43 +192,17 @@ async def test_the_rate_limit_stops_a_listener_before_it_runs():
     assert await lines(dispatcher, say("chatting freely")) == []  # no match: not counted
 
 
-class RecordingHub:
-    """A stand-in for txkoji.Connection (not the real hub): every hub call, MultiCall ones
-    included, is recorded and fails as an outage, so a test sees whether a line got as far
-    as the hub at all."""
-
-    server, weburl = "http://hub.test/kojihub", "http://hub.test/koji"
-
-    def __init__(self):
-        self.calls = []
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *args, **kwargs: self._call(name, args)
-
-    def _call(self, name, args):
-        self.calls.append((name, args))
-        if name == "MultiCall":
-            return RecordingMultiCall(self)
-        return defer.fail(txkoji.KojiTransportError("stand-in hub", self.server))
-
-
-class RecordingMultiCall:
-    def __init__(self, hub):
-        self.hub = hub
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: self.hub.calls.append((name, args))
-
-    def __call__(self):
-        return defer.fail(txkoji.KojiTransportError("stand-in hub", self.hub.server))
+def refuse(method, args, kwargs):
+    raise txkoji.GenericError(f"stand-in hub: no {method} here")
 
 
 def with_plugins():
-    hub = RecordingHub()
+    """The real plugins on an in-memory hub that records every call (MultiCall ones too)
+    and refuses it, so a test sees whether a line got as far as the hub at all."""
+    hub = HubDouble(refuse)
     registry = load_plugins(config.defaults().bot.plugins)
-    bot = types.SimpleNamespace(koji=hub, registry=registry)
+    bot = types.SimpleNamespace(koji=hub.connection(weburl="http://hub.test/koji"),
+                                registry=registry)
     return Dispatcher(registry, bot, rate=RateLimit(10_000)), hub
 
 
@@ -266,11 +253,12 @@ async def test_good_words_do_reach_the_hub():
     """The control for the test above: the same commands with fit words call the hub."""
     dispatcher, hub = with_plugins()
     ((_, _, said),) = await lines(dispatcher, say(f"!task {MAX_ID}"))
-    assert said == "Cannot reach the Koji hub: stand-in hub (http://hub.test/kojihub)"
-    assert ("getTaskInfo", (MAX_ID,)) in hub.calls
+    assert said == ("Koji hub http://hub.test/kojihub said: "
+                    "stand-in hub: no getTaskInfo here")
+    assert ("getTaskInfo", (MAX_ID,)) in [call[:2] for call in hub.calls]
     hub.calls.clear()
     await lines(dispatcher, say("!build bash-5.2.26-3.fc41"))
-    assert ("getBuild", ("bash-5.2.26-3.fc41",)) in hub.calls
+    assert ("getBuild", ("bash-5.2.26-3.fc41",)) in [call[:2] for call in hub.calls]
 
 
 @pytest.fixture

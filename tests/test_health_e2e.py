@@ -96,6 +96,23 @@ async def test_healthz_follows_the_irc_server_and_the_broker(installed, own_ngir
     assert "Traceback" not in bot.log()
 
 
+SERIES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana-dashboard.json"
+
+
+def exposed(text: str) -> set[str]:
+    """Every series name a scrape may hold, labelled families with no sample yet included."""
+    return {family.name + suffix for family in text_string_to_metric_families(text)
+            for suffix in SERIES.get(family.type, ("",))}
+
+
+def dashboard_metrics() -> set[str]:
+    """The kojibot series the shipped Grafana dashboard charts."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    return {name for panel in panels for target in panel["targets"]
+            for name in re.findall(r"\bkojibot_\w+", target["expr"])}
+
+
 @pytest_twisted.ensureDeferred
 async def test_metrics_count_what_was_sent(installed, kojihub, ngircd, rabbitmq, tmp_path):
     """7 matching events, 2 nobody wants, 3 malformed: each counter says exactly that."""
@@ -134,6 +151,8 @@ async def test_metrics_count_what_was_sent(installed, kojihub, ngircd, rabbitmq,
         assert got[("kojibot_commands_total", (("command", "task"),))] == 1
         assert got[("kojibot_hub_call_seconds_count",
                     (("method", "multicall of getTaskInfo, getTaskChildren"),))] >= 1
+        charted = dashboard_metrics()
+        assert charted and charted <= exposed(text), charted - exposed(text)
         await said(user, nick, rf"^{package}-1\.0-770006\.fc41 ")
         relayed = [line for line in lines_from(user, nick) if line.startswith(f"{package}-")]
         assert len(relayed) == 7

@@ -45,12 +45,15 @@ def test_the_console_answers_from_the_hub(installed, kojihub, tmp_path):
                                       + hub_section(kojihub))
     run = installed.run(["--console", "--config", str(tmp_path / "bot.ini"),
                          "--log-level", "error"], tmp_path,
-                        stdin=f"task {task_id}\neta bash\ntask 99999999\n")
+                        stdin=f"task {task_id}\neta bash\ntask 99999999\n"
+                        f"{kojihub.weburl}/taskinfo?taskID={task_id}\nhello\n")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[0].startswith(f"Task {task_id} build ") and " CLOSED by " in lines[0]
     assert lines[1].startswith("bash: average build ")
     assert lines[2] == "No such task: 99999999"
+    assert lines[3] == lines[0]  # a pasted link is answered like the command
+    assert lines[4] == "Unknown command !hello — try !help"
 
 
 async def said(user, nick, pattern, timeout=20):

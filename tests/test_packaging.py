@@ -68,9 +68,9 @@ def test_the_installed_command_and_module_run_from_the_venv_alone(installed, tmp
     assert as_module.stdout == version.stdout
 
 
-def readme_block(after_heading: str) -> str:
-    """The first fenced block after a README heading."""
-    text = (ROOT / "README.md").read_text()
+def readme_block(after_heading: str, page: str = "README.md") -> str:
+    """The first fenced block after a heading of the README (or of another page)."""
+    text = (ROOT / page).read_text()
     section = text[text.index(after_heading):]
     return re.search(r"```(\w*)\n(.*?)```", section, re.S).group(2)
 
@@ -92,12 +92,12 @@ def test_the_readme_run_command_installs_and_runs_the_bot(tmp_path):
 
 
 @pytest_twisted.ensureDeferred
-async def test_the_readme_example_plugin_loads_from_its_file_and_answers(tmp_path):
+async def test_the_documented_example_plugin_loads_from_its_file_and_answers(tmp_path):
     from kojibot.chat.render import plain
     from kojibot.loader import load_plugins
 
     path = tmp_path / "greet.py"
-    path.write_text(readme_block("### Your own plugins"))
+    path.write_text(readme_block("# Writing plugins", "docs/plugins.md"))
     registry = load_plugins(["help", str(path)])
     command = registry.get("hello")
     assert command.usage("!") == "!hello NAME"

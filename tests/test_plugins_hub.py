@@ -1,5 +1,7 @@
 """The query commands against the real hub: answers carry the hub's own values."""
 
+import re
+from datetime import UTC, datetime
 
 import pytest
 import pytest_twisted
@@ -17,6 +19,11 @@ def bot(kojihub, tmp_path_factory):
     return Bot(settings)
 
 
+def ended(raw: dict) -> str:
+    """How a line names the moment a hub record ended."""
+    return datetime.fromtimestamp(raw["completion_ts"], UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 async def ask(bot, line, room="#koji"):
     replies = await bot.dispatcher.handle(
         Incoming("irc", "alice", line, room=room, bot_name="kojibot"))
@@ -30,10 +37,12 @@ async def test_task_line(bot, kojihub, hub_proxy):
     raw = hub_proxy.getTaskInfo(task_id, True)
     line = await ask(bot, f"!task {task_id}")
     owner = hub_proxy.getUser(raw["owner"])["name"]
+    url = f"{kojihub.weburl}/taskinfo?taskID={task_id}"
     assert line.startswith(f"Task {task_id} build ")
-    assert f" CLOSED by {owner}," in line
+    assert re.search(rf" CLOSED by {owner}( in [0-9hms ]+)?, ended {ended(raw)} — ", line), line
+    assert "created" not in line and "started" not in line  # each fact once
     assert "2/2 buildArch closed" in line
-    assert line.endswith(f"{kojihub.weburl}/taskinfo?taskID={task_id}")
+    assert line.endswith(url) and len(line) - len(url) < 200
 
 
 @pytest_twisted.ensureDeferred
@@ -51,7 +60,8 @@ async def test_build_line(bot, kojihub, hub_proxy):
     raw = hub_proxy.getBuild(fact["id"])
     tags = sorted(t["name"] for t in hub_proxy.listTags(fact["id"]))
     line = await ask(bot, f"!build {fact['nvr']}")
-    assert line.startswith(f"Build {raw['nvr']} COMPLETE by {raw['owner_name']}")
+    assert re.match(rf"Build {raw['nvr']} COMPLETE by {raw['owner_name']}( in [0-9hms ]+)?"
+                    rf", ended {ended(raw)}, task ", line), line
     assert f"task {raw['task_id']}" in line and f"tags: {' '.join(tags)}" in line
     assert line.endswith(f"{kojihub.weburl}/buildinfo?buildID={fact['id']}")
     assert await ask(bot, f"!build {fact['id']}") == line

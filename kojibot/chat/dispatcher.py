@@ -7,6 +7,7 @@ Nothing a user, the hub or a plugin does can put a traceback into chat.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +22,10 @@ from kojibot.chat.model import Incoming, Reply
 from kojibot.chat.ratelimit import RateLimit
 
 log = Logger()
+
+# What a command name looks like: a bare line in a DM starting otherwise (a pasted link, an
+# emoji) is chatter, never an unknown command.
+COMMAND_WORD = re.compile(r"[^\W\d_][\w-]*")
 
 
 def addressed(line: str, prefix: str, bot_name: str, direct: bool) -> str | None:
@@ -69,11 +74,15 @@ class Dispatcher:
         context = Context(incoming, self.prefix, self.bot)
         if line is None:
             return await self._listen(context)
+        name, *words = line.split()
+        found = self.registry.get(name)
+        if found is None and incoming.direct and line == incoming.text.strip():
+            heard = await self._listen(context)  # a bare DM line is heard as in a channel
+            if heard or not COMMAND_WORD.fullmatch(name):
+                return heard
         limited = self._limited(incoming)
         if limited is not None:
             return limited
-        name, *words = line.split()
-        found = self.registry.get(name)
         if found is None:
             return [Reply.to(incoming, text(
                 f"Unknown command {self.prefix}{name[:30]} — try {self.prefix}help"))]

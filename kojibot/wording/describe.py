@@ -16,21 +16,22 @@ from txkoji.task import Task
 from txkoji.web import page_url
 
 
-def _times(item: Build | Task, eta: datetime | None, now: datetime, created: bool) -> list[str]:
-    parts = []
-    if created and getattr(item, "created", None):
-        parts.append(f"created {timefmt.moment(item.created)}")
-    if item.started:
-        parts.append(f"started {timefmt.moment(item.started)}")
+def _times(item: Build | Task, eta: datetime | None, now: datetime) -> str:
+    """Each time fact once: `` in 1h 01m, ended 2026-03-14 10:02 UTC`` for what ended,
+    ``, running 12m 05s, ETA 10:45 UTC (in 20m)`` for what runs, when it was asked for what
+    waits."""
     if item.completed:
-        parts.append(f"completed {timefmt.moment(item.completed)}")
-        if item.duration is not None:
-            parts.append(f"took {timefmt.duration(item.duration)}")
-    elif item.started:
-        parts.append(f"running {timefmt.duration(now - item.started)}")
-    if eta is not None and not item.completed:
-        parts.append(f"ETA {timefmt.moment(eta)} ({timefmt.relative(eta, now)})")
-    return parts
+        took = f" in {timefmt.duration(item.duration)}" if item.duration is not None else ""
+        return f"{took}, ended {timefmt.moment(item.completed)}"
+    if item.started:
+        parts = [f"running {timefmt.duration(now - item.started)}"]
+    elif getattr(item, "created", None):
+        parts = [f"waiting since {timefmt.moment(item.created)}"]
+    else:
+        parts = []
+    if eta is not None:
+        parts.append(f"ETA {timefmt.clock(eta, now)} ({timefmt.relative(eta, now)})")
+    return "".join(f", {part}" for part in parts)
 
 
 def children_summary(children: list[Task]) -> str | None:
@@ -60,10 +61,8 @@ def task_line(task: Task, owner: str | None, children: list[Task],
     message = text(bold(f"Task {task['id']}"), f" {head}")
     if task.arch:
         message.add(f" [{task.arch}]")
-    message.add(" ", state(task.state_name), f" by {owner or task.get('owner')}")
-    details = _times(task, eta, now, created=True)
-    if details:
-        message.add(", " + ", ".join(details))
+    message.add(" ", state(task.state_name), f" by {owner or task.get('owner')}",
+                _times(task, eta, now))
     summary = children_summary(children)
     if summary:
         message.add(f" — {summary}")
@@ -75,13 +74,11 @@ def task_line(task: Task, owner: str | None, children: list[Task],
 def build_line(build: Build, tags: list[str], eta: datetime | None,
                now: datetime) -> Message:
     message = text(bold(f"Build {build.nvr}"), " ", state(build.state_name),
-                   f" by {build.get('owner_name') or build.get('owner_id')}")
+                   f" by {build.get('owner_name') or build.get('owner_id')}",
+                   _times(build, eta, now))
     if build.task_id:
         message.add(f", task {build.task_id}")
     message.add(f", tags: {' '.join(tags)}" if tags else ", no tags")
-    details = _times(build, eta, now, created=False)
-    if details:
-        message.add(", " + ", ".join(details))
     if build.url:
         message.add(" — ", link(build.url))
     return message

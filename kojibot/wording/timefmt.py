@@ -29,6 +29,13 @@ def moment(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def clock(value: datetime, now: datetime) -> str:
+    """``10:45 UTC`` on *now*'s day, else the whole ``moment``."""
+    if value.astimezone(UTC).date() == now.astimezone(UTC).date():
+        return value.astimezone(UTC).strftime("%H:%M UTC")
+    return moment(value)
+
+
 def relative(value: datetime, now: datetime) -> str:
     """``in 12m 05s`` or ``12m 05s overdue``."""
     delta = value - now
