@@ -124,6 +124,7 @@ class ElementPerson:
         self._lines, self._transport, self.user_id, self.log = process, transport, user_id, log
         self._ids = count(1)
         self.device_id = ""
+        self.identity: dict = {}  # from bootstrap: master_key, recovery_key
 
     @property
     def pid(self) -> int:
@@ -177,9 +178,10 @@ class ElementPerson:
         return message["result"]
 
     async def bootstrap(self) -> dict:
-        """Cross-sign this device and keep the keys in secret storage: ``master_key``,
-        ``recovery_key``."""
-        return await self.call("bootstrap", timeout=60)
+        """Cross-sign this device and keep the keys in secret storage (``identity``:
+        ``master_key``, ``recovery_key``)."""
+        self.identity = await self.call("bootstrap", timeout=60)
+        return self.identity
 
     async def exclude_insecure_devices(self, exclude: bool = True) -> None:
         await self.call("set_isolation", exclude_insecure=exclude)
