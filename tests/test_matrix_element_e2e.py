@@ -19,7 +19,7 @@ from twisted.internet import reactor
 from kojibot import config
 from tests.busmessages import FEDORA_BUILD, fedora_build, publish
 from tests.chatbots import blocking
-from tests.elementperson import ElementPerson, ElementUnavailable
+from tests.elementperson import ElementPerson, ElementUnavailable, install_dir, node
 from tests.synapse import log_lines
 from tests.test_alerts_watch_e2e import delete_queue
 from tests.test_bot_matrix import start_bot
@@ -111,6 +111,15 @@ async def assert_signed(person, me, device):
 def accounts(synapse, *kinds):
     n = next(_names)
     return n, [synapse.register(f"el{kind}-{n}") for kind in kinds]
+
+
+def test_a_missing_element_stack_fails_saying_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOJIBOT_TEST_CACHE", str(tmp_path))
+    with pytest.raises(ElementUnavailable) as info:
+        node()
+    assert str(info.value) == (
+        f"Node 22 and matrix-js-sdk are not installed in {install_dir()}; run "
+        "tests/install-deps (or: python3 -m tests.elementperson install)")
 
 
 @pytest_twisted.ensureDeferred
