@@ -75,7 +75,7 @@ async function bootstrap() {
       try {
         await makeRequest(null);
       } catch (error) {
-        if (!error.data?.flows || !me.password) throw error;
+        if (!error.data?.flows) throw error;
         await makeRequest({
           type: "m.login.password", identifier: { type: "m.id.user", user: me.userId },
           password: me.password, session: error.data.session,
