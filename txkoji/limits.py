@@ -14,6 +14,7 @@ the decoder accepted is fine) and caps each text by the key that holds it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 ELLIPSIS = "…"
@@ -33,10 +34,11 @@ MESSAGE_ID = 255
 INSTANCE = 100  # a hub instance's name (Fedora: primary, s390...)
 DNS_NAME = 253
 OTHER = 1024  # any other text: an SCM URL, a path, a value of ``extra``
-REQUEST = 65536  # a task request as raw XML-RPC (protonmsg): its texts are capped once read
+REQUEST = math.inf  # a task request as raw XML-RPC (protonmsg) stays whole: once decoded,
+#                    its texts are capped (an XML document cut short would not decode)
 
 # The key a text is held under in a hub record or a bus body → its cap.
-FIELDS: dict[str, int] = {
+FIELDS: dict[str, float] = {
     "name": NAME, "package_name": NAME, "tag_name": NAME, "target_name": NAME,
     "build_tag_name": NAME, "dest_tag_name": NAME, "tag": NAME, "package": NAME,
     "version": VERSION, "release": VERSION, "nvr": NVR,
@@ -47,6 +49,8 @@ FIELDS: dict[str, int] = {
     "description": SUMMARY, "comment": SUMMARY, "reason": SUMMARY, "faultString": SUMMARY,
     "instance": INSTANCE, "request": REQUEST,
 }
+# A user record (getUser, listUsers): its ``name`` is a user name.
+USER_FIELDS = {**FIELDS, "name": USER}
 
 
 def cap(text: str, limit: int) -> str:
@@ -54,9 +58,9 @@ def cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + ELLIPSIS
 
 
-def capped(value: Any) -> Any:
+def capped(value: Any, fields: dict[str, float] = FIELDS) -> Any:
     """*value* with every text in it capped (dicts and lists changed in place): by the
-    key holding it (FIELDS), else at OTHER."""
+    key holding it (*fields*), else at OTHER."""
     if type(value) is str:
         return cap(value, OTHER)
     stack = [(value, OTHER)]
@@ -65,10 +69,11 @@ def capped(value: Any) -> Any:
         if isinstance(node, dict):
             for key, item in node.items():
                 if type(item) is str:
-                    if len(item) > FIELDS.get(key, OTHER):
-                        node[key] = cap(item, FIELDS.get(key, OTHER))
+                    most = fields.get(key, OTHER)
+                    if len(item) > most:
+                        node[key] = cap(item, int(most))
                 elif isinstance(item, (dict, list)):
-                    stack.append((item, min(FIELDS.get(key, OTHER), OTHER)))
+                    stack.append((item, min(fields.get(key, OTHER), OTHER)))
         elif isinstance(node, list):
             for index, item in enumerate(node):
                 if type(item) is str:

@@ -63,12 +63,12 @@ def parse(routing_key: str, headers: Mapping | None, body: bytes | str, *,
     """
     if not isinstance(routing_key, str):
         raise MalformedMessage(f"routing key is not text: {routing_key!r:.60}")
-    routing_key = limits.cap(routing_key, limits.ROUTING_KEY)
     if headers is None:
         headers = {}
     elif not isinstance(headers, Mapping):
         raise MalformedMessage(f"headers are not a table: {type(headers).__name__}")
-    route = _route(routing_key) or _route_from_headers(headers)
+    route = _route(routing_key[-limits.ROUTING_KEY:]) or _route_from_headers(headers)
+    routing_key = limits.cap(routing_key, limits.ROUTING_KEY)
     if route is None:
         return None
     props = _amqp_header(headers, PROPERTIES_HEADER, "properties") or {}

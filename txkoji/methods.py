@@ -53,8 +53,8 @@ def _descendents(value: dict, conn: Any) -> list[Task]:
     return sorted(tasks, key=lambda task: task["id"])
 
 
-def _capped(value: Any, conn: Any) -> Any:
-    return limits.capped(value)
+def _capped(fields: dict[str, float]) -> Callable[[Any, Any], Any]:
+    return lambda value, conn: limits.capped(value, fields)
 
 
 def _seconds(value: Any, conn: Any) -> timedelta | None:
@@ -73,8 +73,9 @@ RICH_RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "getPackage": _one(Package),
     "getChannel": _one(Channel),
     "getAverageBuildDuration": _seconds,
-    **dict.fromkeys(("getUser", "listUsers", "getTag", "listTags", "getBuildTarget",
-                     "getBuildTargets", "getHost", "listHosts"), _capped),
+    **dict.fromkeys(("getUser", "listUsers"), _capped(limits.USER_FIELDS)),
+    **dict.fromkeys(("getTag", "listTags", "getBuildTarget", "getBuildTargets", "getHost",
+                     "listHosts"), _capped(limits.FIELDS)),
 }
 
 
