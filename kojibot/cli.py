@@ -131,8 +131,8 @@ def _lead_then(begin, settings, source: str, status: list[int], standing) -> Non
 
 
 def _start_bot(args: argparse.Namespace, settings, source: str, lease, standing) -> int:
-    """Build the bot, add its adapters and start it (the lead, from now on, on the status
-    port); 0, or 2 after saying why not."""
+    """Build the bot, add its adapters and start it, from then on the status port answers
+    as the lead; 0, or 2 after saying why not."""
     from twisted.internet import reactor
 
     from kojibot.adapters.console import ConsoleAdapter
