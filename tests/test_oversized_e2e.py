@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import pytest_twisted
@@ -140,7 +141,9 @@ async def test_oversized_events_make_one_line_each_and_a_command_does_not_wait(
             await said(user, nick, rf"^{package}-1\.0-\S+ COMPLETE \(was BUILDING\) by "
                        rf"{letter}{{20}}", timeout=30)
         await pause(3)  # what else would come of them
-        print(f"\n!task answered in {busy:.2f} s while the events came, {idle:.2f} s idle")
+        peak = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{bot.pid}/status").read_text())
+        print(f"\n!task answered in {busy:.2f} s while the events came, {idle:.2f} s idle; "
+              f"the bot's peak resident size {int(peak.group(1)) / 1024:.0f} MB")
         assert busy < idle + 1.0
 
         said_after = [h for h in user.messages()[seen:] if h.nick == nick
