@@ -77,10 +77,6 @@ class Bot(MultiService):
 
             self.consumer = AMQPConsumer(amqp, self.relay.handle)
             self.consumer.setServiceParent(self)
-        if getattr(config, "metrics", None) is not None:
-            from kojibot.health import StatusServer
-
-            StatusServer(self, config.metrics).setServiceParent(self)
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.network] = adapter

@@ -80,14 +80,15 @@ def run(args: argparse.Namespace) -> int:
 
     _start_logging(args.log_level)
     status: list[int] = []
+    standing = _serve_status(settings, reactor)
 
     def begin(lease=None) -> None:
-        status.append(_start_bot(args, settings, source, lease))
+        status.append(_start_bot(args, settings, source, lease, standing))
         if status[-1] and reactor.running:
             reactor.stop()
 
     if is_postgresql(settings.state):
-        _lead_then(begin, settings, source, status)
+        _lead_then(begin, settings, source, status, standing)
     else:
         begin()
         if status[-1]:
@@ -96,13 +97,30 @@ def run(args: argparse.Namespace) -> int:
     return status[-1] if status else 0
 
 
-def _lead_then(begin, settings, source: str, status: list[int]) -> None:
+def _serve_status(settings, reactor):
+    """With ``[metrics]``: /healthz and /metrics from now on, as a standby and as the lead;
+    the Standing that tells which. None without the section."""
+    section = getattr(settings.config, "metrics", None)
+    if section is None:
+        return None
+    from kojibot.health import Standing, StatusServer
+
+    standing = Standing(settings.koji)
+    server = StatusServer(standing, section, reactor=reactor)
+    server.startService()
+    reactor.addSystemEventTrigger("before", "shutdown", server.stopService)
+    return standing
+
+
+def _lead_then(begin, settings, source: str, status: list[int], standing) -> None:
     """With PostgreSQL state: wait as a standby until this process leads, then ``begin``."""
     from twisted.internet import defer, reactor
 
     from kojibot.state.lease import Lease
 
     lease = Lease(settings.state, seconds=settings.config.bot.lease_seconds)
+    if standing is not None:
+        standing.lease = lease
 
     def failed(failure) -> None:
         _report(source, [one_line(failure.value)])
@@ -113,8 +131,9 @@ def _lead_then(begin, settings, source: str, status: list[int]) -> None:
         lambda _: begin(lease), failed))
 
 
-def _start_bot(args: argparse.Namespace, settings, source: str, lease) -> int:
-    """Build the bot, add its adapters and start it; 0, or 2 after saying why not."""
+def _start_bot(args: argparse.Namespace, settings, source: str, lease, standing) -> int:
+    """Build the bot, add its adapters and start it, from then on the status port answers
+    as the lead; 0, or 2 after saying why not."""
     from twisted.internet import reactor
 
     from kojibot.adapters.console import ConsoleAdapter
@@ -131,6 +150,8 @@ def _start_bot(args: argparse.Namespace, settings, source: str, lease) -> int:
                                        on_eof=reactor.stop))
     bot.startService()
     reactor.addSystemEventTrigger("before", "shutdown", bot.stopService)
+    if standing is not None:
+        standing.bot = bot
     return 0
 
 

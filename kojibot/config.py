@@ -216,6 +216,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "queue": Field(str, "kojibot"),
         "topics": Field(_list, ["koji.#", "org.fedoraproject.*.buildsys.#"]),
         "prefetch": Field(_positive(int), 500),
+        "max_message_bytes": Field(_positive(int), 1 << 20),
         "dead_letter_exchange": Field(str),
         "ca": Field(str),
         "cert": Field(str),

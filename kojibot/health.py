@@ -1,8 +1,11 @@
 """``/healthz`` and ``/metrics`` on a small HTTP port of the bot's own reactor ([metrics]).
 
 Loopback by default: it is for the operator's probes and Prometheus, not for the world.
-``/healthz`` answers 200 while every chat network and the bus are connected and the outbox
-moves, else 503, each time with a short JSON reason a person can read in a probe's log.
+The port is served from start-up, by a standby as by the lead (kojibot.state.lease), so a
+container's health check does not take a waiting standby for a dead one. A standby answers
+200 ``{"status": "ok", "role": "standby"}``. The lead answers 200 while every chat network
+and the bus are connected and the outbox moves, else 503, each time with its role, its
+networks and its bus, and when unhealthy a short reason a person can read in a probe's log.
 """
 
 from __future__ import annotations
@@ -17,10 +20,27 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-__all__ = ["StatusServer", "problems"]
+__all__ = ["Standing", "StatusServer", "health", "problems"]
 
 log = Logger()
 MISSING = "prometheus_client is not installed: pip install 'kojibot[metrics]'"
+
+
+class Standing:
+    """What this process is now: a standby until it leads and its bot is built (``bot``).
+    ``lease`` is the lead lease on PostgreSQL; None where one process runs alone (SQLite)."""
+
+    def __init__(self, koji: Any, lease: Any = None, bot: Any = None):
+        self.koji, self.lease, self.bot = koji, lease, bot
+
+    @property
+    def role(self) -> str:
+        return "standby" if self.bot is None else "lead"
+
+    @property
+    def term(self) -> int | None:
+        """The lease term this process leads as (None: a standby, or no lease at all)."""
+        return self.lease.term if self.lease is not None and self.bot is not None else None
 
 
 def problems(bot: Any, stalled_after: float) -> list[str]:
@@ -39,20 +59,36 @@ def problems(bot: Any, stalled_after: float) -> list[str]:
     return reasons
 
 
+def health(standing: Standing, stalled_after: float) -> dict:
+    """The body of ``/healthz``: ``status`` is "ok" or "unhealthy" (then ``reasons``)."""
+    bot = standing.bot
+    if bot is None:
+        return {"status": "ok", "role": "standby"}
+    reasons = problems(bot, stalled_after)
+    body: dict[str, Any] = {"status": "unhealthy" if reasons else "ok", "role": "lead"}
+    if standing.term is not None:
+        body["term"] = standing.term
+    body["networks"] = {network: "connected" if adapter.ready else "disconnected"
+                        for network, adapter in sorted(bot.adapters.items())}
+    if bot.consumer is not None:
+        body["bus"] = "consuming" if bot.consumer.consuming else "not consuming"
+    if reasons:
+        body["reasons"] = reasons
+    return body
+
+
 class StatusPage(Resource):
     isLeaf = True  # noqa: N815 - twisted.web names it so
 
-    def __init__(self, bot: Any, stalled_after: float, metrics: Any):
+    def __init__(self, standing: Standing, stalled_after: float, metrics: Any):
         super().__init__()
-        self.bot, self.stalled_after, self.metrics = bot, stalled_after, metrics
+        self.standing, self.stalled_after, self.metrics = standing, stalled_after, metrics
 
     def render_GET(self, request) -> bytes:
         if request.path == b"/healthz":
-            reasons = problems(self.bot, self.stalled_after)
-            request.setResponseCode(503 if reasons else 200)
+            body = health(self.standing, self.stalled_after)
+            request.setResponseCode(200 if body["status"] == "ok" else 503)
             request.setHeader(b"content-type", b"application/json")
-            body = ({"status": "unhealthy", "reasons": reasons} if reasons
-                    else {"status": "ok"})
             return json.dumps(body).encode() + b"\n"
         if request.path == b"/metrics":
             if self.metrics is None:
@@ -67,13 +103,13 @@ class StatusPage(Resource):
 class StatusServer(Service):
     """Listens on ``section.listen``; a failure to listen is one log line, not a stop."""
 
-    def __init__(self, bot: Any, section: Any, *, reactor=None):
+    def __init__(self, standing: Standing, section: Any, *, reactor=None):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
         self.host, self.port = section.listen
-        self.metrics = _metrics(bot)
-        self.site = Site(StatusPage(bot, section.stalled_after, self.metrics))
+        self.metrics = _metrics(standing)
+        self.site = Site(StatusPage(standing, section.stalled_after, self.metrics))
         self.site.noisy = False
         self.site.log = lambda request: None  # probes every few seconds: no access log
         self._listening = None
@@ -101,11 +137,11 @@ class StatusServer(Service):
         return port.stopListening() if port is not None else None
 
 
-def _metrics(bot: Any):
+def _metrics(standing: Standing):
     try:
         from kojibot.metrics import Metrics
     except ImportError as exc:
         if not (exc.name or "").startswith("prometheus_client"):
             raise
         return None
-    return Metrics(bot)
+    return Metrics(standing)

@@ -3,7 +3,8 @@ so two bots in one process, as in tests, do not mix their figures).
 
 Most figures are counts the core keeps anyway (the consumer's stats, the relay's, the
 outbox's, the dispatcher's); they are read when Prometheus scrapes. Hub call latency and
-errors come from txkoji's call observer, so txkoji itself needs no metrics library.
+errors come from txkoji's call observer, so txkoji itself needs no metrics library. A
+standby (kojibot.health.Standing) gives its role only: ``kojibot_lead`` 0, no term.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Metrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, bot: Any):
+    def __init__(self, standing: Any):
         self.registry = CollectorRegistry(auto_describe=False)
         self.hub_seconds = Histogram(
             "kojibot_hub_call_seconds", "Koji hub calls by method, answer included",
@@ -38,8 +39,8 @@ class Metrics:
         self.hub_errors = Counter(
             "kojibot_hub_call_errors", "Koji hub calls that failed, by method and error",
             ["method", "error"], registry=self.registry)
-        self.registry.register(BotCollector(bot))
-        bot.koji.observers.append(self.observe)
+        self.registry.register(BotCollector(standing))
+        standing.koji.observers.append(self.observe)
 
     def observe(self, method: str, seconds: float, error: BaseException | None) -> None:
         self.hub_seconds.labels(method).observe(seconds)
@@ -51,13 +52,24 @@ class Metrics:
 
 
 class BotCollector:
-    """The bot's own counts and states, read at each scrape."""
+    """The process's role, and once it leads its bot's counts and states, at each scrape."""
 
-    def __init__(self, bot: Any):
-        self.bot = bot
+    def __init__(self, standing: Any):
+        self.standing = standing
 
     def collect(self) -> Iterator[Metric]:
-        bot, outbox = self.bot, self.bot.outbox
+        standing = self.standing
+        yield GaugeMetricFamily("kojibot_lead", "1 while this process leads, 0 as a standby",
+                                value=float(standing.bot is not None))
+        if standing.term is not None:
+            yield GaugeMetricFamily("kojibot_lease_term",
+                                    "The lease term this process leads as (PostgreSQL state)",
+                                    value=float(standing.term))
+        if standing.bot is not None:
+            yield from self._bot(standing.bot)
+
+    def _bot(self, bot: Any) -> Iterator[Metric]:
+        outbox = bot.outbox
         connected = GaugeMetricFamily("kojibot_connected",
                                       "1 while the chat network or the bus is connected",
                                       labels=["network"])

@@ -75,11 +75,14 @@ async def test_healthz_follows_the_irc_server_and_the_broker(installed, own_ngir
     try:
         await bot.wait_log(rf"serving /healthz and /metrics on http://127\.0\.0\.1:{port}")
         _, body = await until(port, "/healthz", healthz(200))
-        assert json.loads(body) == {"status": "ok"}
+        assert json.loads(body) == {"status": "ok", "role": "lead",
+                                    "networks": {"irc": "connected"}, "bus": "consuming"}
 
         own_ngircd.stop()
         _, body = await until(port, "/healthz", healthz(503))
-        assert json.loads(body) == {"status": "unhealthy", "reasons": ["irc: disconnected"]}
+        assert json.loads(body) == {"status": "unhealthy", "role": "lead",
+                                    "networks": {"irc": "disconnected"}, "bus": "consuming",
+                                    "reasons": ["irc: disconnected"]}
         own_ngircd.start()
         await until(port, "/healthz", healthz(200))
 
@@ -232,10 +235,11 @@ async def test_hub_calls_are_timed_and_their_errors_counted_by_method(kojihub, t
     import txkoji
     from kojibot import config
     from kojibot.bot import Bot
+    from kojibot.health import Standing
     from kojibot.metrics import Metrics
 
     bot = Bot(config.parse(f"[bot]\nstate = {tmp_path}/s.sqlite3\n" + hub_section(kojihub)))
-    metrics = Metrics(bot)
+    metrics = Metrics(Standing(bot.koji, bot=bot))
     await bot.koji.call("getAPIVersion")
     with pytest.raises(txkoji.KojiException) as fault:
         await bot.koji.call("noSuchMethod")

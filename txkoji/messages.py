@@ -10,7 +10,8 @@
 
 Uninteresting messages (imports, RPM signatures, unknown topics) give None unread; anything
 unreadable raises :class:`MalformedMessage`. What a message names only by id (a task's owner)
-stays an id: resolving it is the caller's I/O.
+stays an id: resolving it is the caller's I/O. Every text of an event is capped (txkoji.limits):
+a 10 MB owner name arrives as 255 characters ending in an ellipsis.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from txkoji import amqp10, times
+from txkoji import amqp10, limits, times
 from txkoji.build import Build
 from txkoji.events import (
     BuildStateChange,
@@ -66,12 +67,15 @@ def parse(routing_key: str, headers: Mapping | None, body: bytes | str, *,
         headers = {}
     elif not isinstance(headers, Mapping):
         raise MalformedMessage(f"headers are not a table: {type(headers).__name__}")
-    route = _route(routing_key) or _route_from_headers(headers)
+    route = _route(routing_key[-limits.ROUTING_KEY:]) or _route_from_headers(headers)
+    routing_key = limits.cap(routing_key, limits.ROUTING_KEY)
     if route is None:
         return None
     props = _amqp_header(headers, PROPERTIES_HEADER, "properties") or {}
     if not isinstance(message_id, str):
         message_id = amqp10.id_text(props.get("message-id"))
+    if message_id is not None:
+        message_id = limits.cap(message_id, limits.MESSAGE_ID)
     # Something that tells two messages about the same change apart (tag, untag, tag again).
     stamp = message_id or amqp10.id_text(props.get("creation-time"))
     if stamp is None and isinstance(headers.get("sent-at"), str):
@@ -88,7 +92,7 @@ def parse(routing_key: str, headers: Mapping | None, body: bytes | str, *,
     cls, args, key = made
     instance = body.get("instance")
     return cls(*args, routing_key=routing_key, dedupe_key=key, message_id=message_id,
-               instance=instance[:100] if type(instance) is str else None,
+               instance=instance if type(instance) is str else None,
                hub_host=_hub_host(body))
 
 
@@ -101,7 +105,7 @@ def _hub_host(body: dict) -> str | None:
                 host = urlsplit(url).hostname
             except ValueError:
                 return None
-            return host[:255] if host else None
+            return limits.cap(host, limits.DNS_NAME) if host else None
     return None
 
 
@@ -179,7 +183,7 @@ def _json(text: str) -> dict:
             json.dumps(data, ensure_ascii=False).encode("utf-8")
         except (UnicodeEncodeError, RecursionError):
             raise MalformedMessage("body holds a lone UTF-16 surrogate") from None
-    return data
+    return limits.capped(data)
 
 
 # Fields: JSON gives exact types, so ``type(value) in kinds`` also keeps bools out of ints ---------
@@ -217,12 +221,15 @@ def _field(info: Mapping, key: str, kinds: tuple, where: str, required: bool = T
     return info.get(key)
 
 
-def _name(info: Mapping, key: str, where: str, required: bool = True) -> str | None:
+def _name(info: Mapping, key: str, where: str, required: bool = True,
+          limit: int = limits.NAME) -> str | None:
     """A name that protonmsg sends as the hub's record (``{"name": ...}``), Fedora as text."""
     value = info.get(key)
     if type(value) is dict:
-        return _field(value, "name", _TEXT, f"{where}.{key}", required)
-    return _field(info, key, _TEXT, where, required)
+        name = _field(value, "name", _TEXT, f"{where}.{key}", required)
+    else:
+        name = _field(info, key, _TEXT, where, required)
+    return limits.cap(name, limit) if name else name
 
 
 _state_name = lru_cache(maxsize=64)(state_name)
@@ -283,7 +290,7 @@ def _task(body: dict) -> tuple[Task, str | None, int | None]:
     request = info.get("request")
     if type(request) is str:
         try:
-            request = list(decode_request(request)[0])
+            request = limits.capped(list(decode_request(request)[0]))
         except (KojiException, IndexError, KeyError, AttributeError):
             raise MalformedMessage("body.info.request is unreadable XML-RPC") from None
     elif request is not None and type(request) is not list:
@@ -330,7 +337,7 @@ def _on_task(body: dict, action: str | None, stamp: str | None) -> tuple | None:
 
 def _on_tag(body: dict, action: str, stamp: str | None) -> tuple:
     tag = _name(body, "tag", "body")
-    user = _name(body, "user", "body", required=False)
+    user = _name(body, "user", "body", required=False, limit=limits.USER)
     raw = body.get("build")
     build = _build(raw, "body.build") if type(raw) is dict else _flat_build(body)
     key = f"{action}:{build['id'] or build['nvr']}:{tag}"
@@ -340,10 +347,10 @@ def _on_tag(body: dict, action: str, stamp: str | None) -> tuple:
 def _on_package(body: dict, action: str | None, stamp: str | None) -> tuple:
     action = _field(body, "action", _TEXT, "body", required=action is None) or action
     package, tag = _name(body, "package", "body"), _name(body, "tag", "body")
-    user = _name(body, "user", "body", required=False)
+    user = _name(body, "user", "body", required=False, limit=limits.USER)
     raw_owner = body.get("owner")
     if type(raw_owner) is dict:
-        owner = _name(body, "owner", "body")
+        owner = _name(body, "owner", "body", limit=limits.USER)
         owner_id = _field(raw_owner, "id", _INT, "body.owner", required=False)
     else:
         raw_owner = _field(body, "owner", _ID_OR_NAME, "body", required=False)

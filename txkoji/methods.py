@@ -1,7 +1,8 @@
 """What txkoji adds to particular hub methods: fuller requests and rich results.
 
 Both single calls and MultiCall go through here, so a method gives the same rich result
-either way. Results are chosen by the exact method name.
+either way. Results are chosen by the exact method name. Records (rich or plain) have their
+texts capped (txkoji.limits); other answers, such as log contents, stay whole.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from txkoji import limits
 from txkoji.build import Build
 from txkoji.channel import Channel
 from txkoji.package import Package
@@ -51,6 +53,10 @@ def _descendents(value: dict, conn: Any) -> list[Task]:
     return sorted(tasks, key=lambda task: task["id"])
 
 
+def _capped(fields: dict[str, float]) -> Callable[[Any, Any], Any]:
+    return lambda value, conn: limits.capped(value, fields)
+
+
 def _seconds(value: Any, conn: Any) -> timedelta | None:
     return None if value is None else timedelta(seconds=float(value))
 
@@ -67,6 +73,9 @@ RICH_RESULTS: dict[str, Callable[[Any, Any], Any]] = {
     "getPackage": _one(Package),
     "getChannel": _one(Channel),
     "getAverageBuildDuration": _seconds,
+    **dict.fromkeys(("getUser", "listUsers"), _capped(limits.USER_FIELDS)),
+    **dict.fromkeys(("getTag", "listTags", "getBuildTarget", "getBuildTargets", "getHost",
+                     "listHosts"), _capped(limits.FIELDS)),
 }
 
 

@@ -1,4 +1,8 @@
-"""The base of txkoji's rich results: a Munch of the hub's answer plus its Connection."""
+"""The base of txkoji's rich results: a Munch of the hub's answer plus its Connection.
+
+Every text in the answer is capped as it enters (txkoji.limits): a record a broken hub or a
+hostile user filled with megabytes stays small wherever it is shown.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from munch import Munch
 
-from txkoji import times
+from txkoji import limits, times
 from txkoji.states import state_name
 from txkoji.web import page_url
 
@@ -24,7 +28,7 @@ class RichObject(Munch):
         """Wrap one hub record; ``None`` (the hub's "not found") stays None."""
         if info is None:
             return None
-        obj = cls(info)
+        obj = cls(limits.capped(info))
         obj.connection = connection
         return obj
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from txkoji import times
+from txkoji import limits, times
 from txkoji.richobject import TimedObject
 from txkoji.rpc import decode_request
 from txkoji.states import OPEN_TASK_STATES, TaskState
@@ -86,7 +86,7 @@ class Task(TimedObject):
         """The decoded request arguments (the hub may hand over raw XML or a list)."""
         request = self.get("request")
         if isinstance(request, (str, bytes)):
-            request = list(decode_request(request)[0])
+            request = limits.capped(list(decode_request(request)[0]))
         return list(request or [])
 
     def _arg(self, key: str) -> Any:

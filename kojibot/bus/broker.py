@@ -77,6 +77,7 @@ class AMQPSettings:
     queue: str = "kojibot"  # durable; survives restarts of the bot and of the broker
     topics: tuple[str, ...] = TOPICS  # routing-key patterns bound to the queue
     prefetch: int = 500  # deliveries the broker sends ahead of the acks
+    max_message_bytes: int = 1 << 20  # a longer body is rejected unread
     dead_letter_exchange: str | None = None  # where rejected (malformed) messages go
     ca: str | None = None  # PEM file of CAs to verify the broker with (default: the system's)
     cert: str | None = None  # client certificate (PEM) and its key: EXTERNAL login
@@ -97,6 +98,8 @@ class AMQPSettings:
             problems.append("topics must be one or more routing-key patterns")
         if not 0 < self.prefetch < 65536:
             problems.append(f"prefetch {self.prefetch} is not in 1-65535")
+        if self.max_message_bytes <= 0:
+            problems.append("max_message_bytes must be greater than zero")
         if bool(self.cert) != bool(self.key):
             problems.append("cert and key go together")
         for name in ("ca", "cert", "key"):

@@ -216,10 +216,27 @@ class AMQPConsumer(Service):
                 continue  # unless the connection went meanwhile
             taken = queue.pending[:self.batch_size]
             del queue.pending[:len(taken)]
-            await self._hand_over(conn, [
-                Delivery(as_text(method.routing_key), properties.headers or {}, body,
-                         method.delivery_tag, method.redelivered, as_text(properties.message_id))
-                for _, method, properties, body in taken])
+            batch = []
+            for _, method, properties, body in taken:
+                if len(body) > self.settings.max_message_bytes:
+                    self._refuse(conn, method, len(body))
+                    continue
+                batch.append(Delivery(as_text(method.routing_key), properties.headers or {},
+                                      body, method.delivery_tag, method.redelivered,
+                                      as_text(properties.message_id)))
+            if batch:
+                await self._hand_over(conn, batch)
+
+    def _refuse(self, conn: BrokerConnection, method: Any, size: int) -> None:
+        """Reject a delivery over ``max_message_bytes`` unread, as a malformed one is (to
+        the dead-letter exchange if the queue has one), with one log line."""
+        self.stats.deliveries += 1
+        log.warn("rejected a message of {size} bytes on {key}: over [amqp] max_message_bytes "
+                 "({limit}); not read", size=size, key=as_text(method.routing_key),
+                 limit=self.settings.max_message_bytes)
+        if self._usable(conn, 1):
+            conn.amqp_channel.basic_reject(method.delivery_tag, requeue=False)
+            self.stats.rejected += 1
 
     def _wait(self, waiting: defer.Deferred) -> defer.Deferred:
         """*waiting*, cancelled if the service stops meanwhile."""

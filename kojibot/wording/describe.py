@@ -1,4 +1,8 @@
-"""Koji records as one-line messages: the wording shared by commands, links and alerts."""
+"""Koji records as one-line messages: the wording shared by commands, links and alerts.
+
+A bus event's line (and a digest of them) is one IRC line plus, where it does not fit
+beside the words, its link on a second (kojibot.wording.oneline).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from urllib.parse import quote
 from kojibot.chat.message import Message, bold, link, state, text
 from kojibot.wording import timefmt
 from kojibot.wording.eventnames import EVENT_OF_PACKAGE_ACTION, EVENT_OF_STATE, past_tense
+from kojibot.wording.oneline import fit, link_fits
 from txkoji.build import Build
 from txkoji.events import BuildStateChange, PackageListChange, TagChange
 from txkoji.states import TaskState
@@ -112,7 +117,13 @@ def build_event_line(build: Build, new: str, old: str | None, owner: str | None,
         message.add(f" by {owner}")
     if new not in ("BUILDING", "DELETED"):
         message.add(_took(build.duration))
-    if url:
+    return _event(message, url)
+
+
+def _event(message: Message, url: str | None) -> Message:
+    """An event's line: its words fitted to one IRC line, then its link if that fits one."""
+    message = fit(message)
+    if link_fits(url):
         message.add(" — ", link(url))
     return message
 
@@ -131,9 +142,7 @@ def tag_event_line(build: Build, action: str, tag: str, user: str | None,
     message = text(bold(build.nvr), f" {verb} {tag}")
     if user:
         message.add(f" by {user}")
-    if url:
-        message.add(" — ", link(url))
-    return message
+    return _event(message, url)
 
 
 def package_list_line(event: PackageListChange, owner: str | None,
@@ -146,9 +155,8 @@ def package_list_line(event: PackageListChange, owner: str | None,
         message.add(f" by {event.user}")
     if owner and event.action in ("add", "update"):
         message.add(f" (owner {owner})")
-    if weburl:
-        message.add(" — ", link(page_url(weburl, "packageinfo", quote(event.package))))
-    return message, f"packages {word}\t{event.package} in {event.tag}"
+    url = page_url(weburl, "packageinfo", quote(event.package)) if weburl else None
+    return _event(message, url), f"packages {word}\t{event.package} in {event.tag}"
 
 
 def digest_line(summaries: list[str], shown: int = 3) -> Message:
@@ -165,7 +173,8 @@ def digest_line(summaries: list[str], shown: int = 3) -> Message:
         head = f"{len(pairs)} build events: "
         items = [f"{subject} {verb.split(' ', 1)[-1]}" for verb, subject in pairs]
     more = f" +{len(items) - shown} more" if len(items) > shown else ""
-    return text(head, ", ".join(items[:shown]) + more)
+    return fit(text(head, *[("" if index == 0 else ", ") + item
+                            for index, item in enumerate(items[:shown])], more))
 
 
 def event_line(event: BuildStateChange | TagChange, owner: str | None,
@@ -195,6 +204,4 @@ def task_event_line(task: Any, new: str, old: str | None, owner: str | None,
     if owner:
         message.add(f" by {owner}")
     message.add(_took(task.duration))
-    if url:
-        message.add(" — ", link(url))
-    return message
+    return _event(message, url)

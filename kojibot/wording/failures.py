@@ -16,6 +16,7 @@ from typing import Any
 
 from kojibot.chat.message import Part, link, text
 from kojibot.wording import logreasons
+from txkoji.limits import cap
 from txkoji.states import BuildState, TaskState
 from txkoji.task import Task
 
@@ -121,7 +122,7 @@ class Why:
         if not (self.reason or self.fault or self.canceled):
             return []  # nothing recorded, nothing read: say nothing rather than guess
         label = "why" if self.reason or self.canceled else "fault"
-        parts: list[Part] = [f" — {label}: {self.words()}"]
+        parts: list[Part] = [f" — {label}: {cap(self.words(), logreasons.LONGEST)}"]
         if topurl and self.log and (always_link or self.log != LOG_NAME):
             parts.extend([f" ({self.log}: ", link(log_url(topurl, self.task["id"], self.log)),
                           ")"])
