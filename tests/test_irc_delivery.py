@@ -13,9 +13,9 @@ from twisted.internet import reactor, task
 from kojibot.adapters.irc.network import IRCAdapter, IRCSettings
 from kojibot.chat.message import text
 from kojibot.chat.model import Reply, Target
-from tests.test_irc_adapter import (  # noqa: F401 - cleanup is a fixture
+from tests import test_irc_adapter
+from tests.test_irc_adapter import (
     Inbox,
-    cleanup,
     eventually,
     from_bot,
     reply,
@@ -23,6 +23,8 @@ from tests.test_irc_adapter import (  # noqa: F401 - cleanup is a fixture
     unique,
     user,
 )
+
+cleanup = test_irc_adapter.cleanup  # the fixture
 
 
 def relayed(bot: IRCAdapter, room: str, line: str, log: list[str]) -> Reply:

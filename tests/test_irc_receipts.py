@@ -123,3 +123,18 @@ def test_an_item_that_renders_to_nothing_is_done_with_at_once():
     queue: ReplyQueue[Item] = ReplyQueue()
     queue.put(Item("empty", lines=0, log=log))
     assert queue.peek(render) is None and log == ["empty"] and len(queue) == 0
+
+
+def test_no_more_than_a_window_of_lines_waits_for_its_receipt():
+    for receipts in (Receipts(echo=False, every=3, window=3), Receipts(echo=True, window=3)):
+        for n in range(3):
+            assert receipts.room
+            receipts.wrote(f"PRIVMSG #a :{n}")
+        assert not receipts.room
+        if receipts.echo:
+            assert receipts.echoed("#a")
+        else:
+            assert receipts.ping_due(more=False)
+            receipts.pinged()
+            assert receipts.ponged(receipts.ping().split(":", 1)[1])
+        assert receipts.room

@@ -97,7 +97,7 @@ class IRCConnection(irc.IRCClient):
         if self.control:
             return self.control[0], self.control.popleft
         queue = self.adapter.outbox
-        line = queue.peek(self._render) if self.ready else None
+        line = queue.peek(self._render) if self.ready and self.receipts.room else None
         gated = line is not None and not self.adapter.may_send()
         if self.receipts.ping_due(more=line is not None and not gated):
             return self.receipts.ping(), self.receipts.pinged
@@ -316,9 +316,10 @@ class IRCConnection(irc.IRCClient):
         self._handled(self.receipts.ponged(line.params[-1] if line.params else ""))
 
     def _handled(self, news: bool) -> None:
-        """Receipts came: the replies the server now has are sent."""
+        """Receipts came: the replies the server now has are sent, and more may go."""
         if news:
             self.adapter.outbox.confirm(self.receipts.done)
+            self.pump()
 
     def _on_404(self, line: Line) -> None:
         log.warn("cannot send to {target}: {why}", target=line.params[1], why=line.params[-1])

@@ -14,13 +14,18 @@ from collections.abc import Callable
 
 PING_TOKEN = "kojibot-"
 EVERY = 10  # lines between two PINGs while a backlog drains (a PING costs a line of pacing)
+# Lines written and not yet handled, at most. A throttling server (ngircd) still handles
+# what it had read after the bot died: a crash repeats at most this many lines. Lines held
+# here rather than in the server's buffer also let an answer overtake them.
+WINDOW = 10
 
 
 class Receipts:
     """Numbers the message lines written on one connection and learns which were handled."""
 
-    def __init__(self, echo: bool, fold: Callable[[str], str] = str, every: int = EVERY):
-        self.echo, self.fold, self.every = echo, fold, every
+    def __init__(self, echo: bool, fold: Callable[[str], str] = str, every: int = EVERY,
+                 window: int = WINDOW):
+        self.echo, self.fold, self.every, self.window = echo, fold, every, window
         self.last = 0  # number of the last line written
         self._marked = 0  # the last line a PING was written after
         self._upto = 0  # every line up to this one is handled (a PONG said so)
@@ -34,6 +39,12 @@ class Receipts:
             self._open.add(self.last)
             self._targets[self.fold(line.split(" ", 2)[1])].append(self.last)
         return self.last
+
+    @property
+    def room(self) -> bool:
+        """Whether another line may be written before more receipts come."""
+        waiting = len(self._open) if self.echo else self.last - self._upto
+        return waiting < self.window
 
     def done(self, number: int) -> bool:
         """Whether line *number* is known to be handled by the server."""
