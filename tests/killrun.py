@@ -49,10 +49,10 @@ def cell(ircd, server: str, pacing: str) -> tuple[int, int, float | None]:
     """Port, events and line rate of one cell. ngircd reads a flooding client at ~3 lines/s;
     inspircd's fast class holds it to 20 lines/s by fakelag; default pacing is 1 line/s."""
     if pacing != FAST:
-        return ircd.port, 30, None
+        return ircd.port, 20, None
     if server == "inspircd":
         return ircd.fast_port, 200, 1000
-    return ircd.port, 100, 1000
+    return ircd.port, 60, 1000
 
 
 def _config(state: str, port: int, channel: str, queue: str, broker: str,

@@ -119,3 +119,26 @@ async def test_the_bots_own_echoes_are_not_heard_as_commands(inspircd, cleanup):
     heard = await inbox.wait_for(lambda i: True)
     assert [(i.sender, i.text) for i in inbox.heard] == [(watcher.nick, f"{bot.nick}: !task 2")]
     assert heard.sender == watcher.nick
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_stop_waits_for_the_receipts_of_lines_written(own_ngircd, cleanup):
+    """Stopped while ngircd slowly reads a backlog: every line it shows has its receipt, so
+    a restart repeats none."""
+    channel = unique("#stop")
+    watcher = await user(cleanup, own_ngircd.port)
+    await watcher.join(channel)
+    settings = IRCSettings(host="127.0.0.1", port=own_ngircd.port, tls=False,
+                           nick=unique("kojibot"), channels=(channel,), line_rate=1000)
+    bot = IRCAdapter(settings, Inbox(), network="testnet")
+    bot.startService()
+    await bot.when_ready().addTimeout(15, reactor)
+    sent: list[str] = []
+    for n in range(40):
+        bot.deliver(relayed(bot, channel, f"backlog {n:02d}", sent))
+    await eventually(lambda: len(sent) >= 10 and bot.outbox.unconfirmed, 20, "a receipt")
+    await bot.stopService()
+    await watcher.wait_line(lambda h: h.command == "QUIT" and h.nick == settings.nick, 20)
+    shown = [h.text for h in watcher.messages()
+             if h.nick == settings.nick and h.command == "PRIVMSG"]
+    assert shown == sent and len(sent) < 40

@@ -33,21 +33,24 @@ async def test_killed_between_the_send_and_its_answer_the_line_appears_once(inst
     alice = synapse.user(synapse.register("packager-resend"))
     room = await alice.create_room(invite=[account["user_id"]], name="resend")
     state = tmp_path / "state.sqlite3"
-    store = Store(str(state))
-    store.record_events([("resend-1", [OutboxEntry("matrix", room, False, "builds completed\t"
-                                                   "resendpkg-1.0-1.fc41",
-                                                   to_json(text(LINE)))])])
-    store.close()
     proxy = await HoldingProxy(synapse.port, b"/send/m.room.message/").start()
     config = (f"[bot]\nstate = {state}\n"
               "[koji]\nserver = http://127.0.0.1:9/kojihub\n"
               f"[matrix]\nhomeserver = http://127.0.0.1:{proxy.port}\n"
               f"user_id = {account['user_id']}\npassword = {account['password']}\n"
-              f"rooms = {room}\nencryption = refuse\n")
+              "encryption = refuse\n")
     home = tmp_path / "home"
-    proxy.hold = True
-    bot = installed.start(config, home, "--log-level", "info")
+    bot = installed.start(config, home, "--log-level", "info")  # joins on the invite
     try:
+        await alice.wait_member(room, account["user_id"], timeout=60)
+        assert await bot.stop() == 0
+        store = Store(str(state))
+        store.record_events([("resend-1", [OutboxEntry(
+            "matrix", room, False, "builds completed\tresendpkg-1.0-1.fc41",
+            to_json(text(LINE)))])])
+        store.close()
+        proxy.hold = True
+        bot = installed.start(config, home, "--log-level", "info")
         await until(lambda: proxy.held or bot.process.poll() is not None, timeout=60)
         assert proxy.held, f"the bot sent nothing; its log ends:\n{bot.log()[-2000:]}"
         await alice.wait_event(room, lambda e: from_bot(account["user_id"])(e)

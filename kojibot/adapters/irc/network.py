@@ -32,6 +32,8 @@ __all__ = ["IRCAdapter", "IRCSettings", "adapter_from_config"]
 
 log = Logger(namespace="kojibot.irc")
 
+SETTLE = 5.0  # seconds a stop waits for the receipts of lines written (ngircd: ~3 lines/s)
+
 
 class IRCAdapter(Service):
     """The bot on one IRC network: a service to add to the bot's MultiService."""
@@ -92,6 +94,10 @@ class IRCAdapter(Service):
         if not self.running:
             return defer.succeed(None)
         super().stopService()
+        settled = self.connection.settle(SETTLE) if self.connection else defer.succeed(None)
+        return settled.addCallback(lambda _: self._quit())
+
+    def _quit(self) -> defer.Deferred[None]:
         if self.connection:
             self.connection.quit_now("kojibot stopping")
         if len(self.outbox):

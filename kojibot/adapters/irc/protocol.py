@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from twisted.internet import task
+from twisted.internet import defer, task
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc
@@ -56,6 +56,7 @@ class IRCConnection(irc.IRCClient):
         self.pending: dict[str, str] = {}  # configured channels not yet synced or failed
         self._alternates = 0
         self._pump_call = self._ready_call = None
+        self._settled: defer.Deferred[None] | None = None  # stopping: fires at the last receipt
         self._last_heard = self.clock.seconds()
         self._watchdog = task.LoopingCall(self._tick)
         self._watchdog.clock = self.clock
@@ -113,6 +114,19 @@ class IRCConnection(irc.IRCClient):
     def quit_now(self, message: str) -> None:
         self._write(f"QUIT :{message}")
 
+    def settle(self, timeout: float) -> defer.Deferred[None]:
+        """Write no more replies and wait, *timeout* s at most, for the receipts of those
+        written: a stop then leaves nothing to repeat after the restart."""
+        self.ready = False
+        if not self.adapter.outbox.unconfirmed:
+            return defer.succeed(None)
+        if self.receipts.ping_due(more=False):
+            self._write(self.receipts.ping())
+            self.receipts.pinged()
+        self._settled = defer.Deferred()
+        return self._settled.addTimeout(timeout, self.clock).addErrback(
+            lambda failure: failure.trap(defer.TimeoutError) and None)
+
     def _render(self, reply: Reply) -> list[str]:
         source = self.source or irclines.worst_source(self.nickname, self.supported)
         try:
@@ -154,6 +168,7 @@ class IRCConnection(irc.IRCClient):
                 call.cancel()
         if self._watchdog.running:
             self._watchdog.stop()
+        self._stop_settling()
         self.adapter._disconnected(self, reason)
         super().connectionLost(reason)
 
@@ -320,6 +335,12 @@ class IRCConnection(irc.IRCClient):
         if news:
             self.adapter.outbox.confirm(self.receipts.done)
             self.pump()
+        if not self.adapter.outbox.unconfirmed:
+            self._stop_settling()
+
+    def _stop_settling(self) -> None:
+        if self._settled is not None and not self._settled.called:
+            self._settled.callback(None)
 
     def _on_404(self, line: Line) -> None:
         log.warn("cannot send to {target}: {why}", target=line.params[1], why=line.params[-1])
