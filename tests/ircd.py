@@ -209,7 +209,8 @@ class Atheme(Daemon):
 
 
 class InspIRCd(Daemon):
-    """inspircd 3 with fakelag, IRCv3 caps, +c (blockcolor) and atheme for SASL.
+    """inspircd 3 with fakelag, IRCv3 caps (echo-message too), +c (blockcolor) and atheme for
+    SASL.
 
     ``port``: the connect class of PEERS.md (10 lines free, then 1 line/s, recvq 10K).
     ``fast_port``: the same rules, scaled to ``FAST_BURST`` free then ``FAST_RATE`` lines/s,
@@ -230,7 +231,7 @@ class InspIRCd(Daemon):
         link_password = os.urandom(8).hex()
         self.atheme = (Atheme(workdir / "atheme", self.link_port, self.server_name,
                               link_password) if services else None)
-        modules = ["cap", "ircv3", "ircv3_accounttag", "namesx", "blockcolor",
+        modules = ["cap", "ircv3", "ircv3_accounttag", "ircv3_echomessage", "namesx", "blockcolor",
                    "services_account", "svshold", "spanningtree", "sasl"]
         common = ('timeout="20" pingfreq="120" hardsendq="1M" softsendq="10240" recvq="10K" '
                   'fakelag="yes" localmax="1000" globalmax="1000" resolvehostnames="no" '

@@ -1,7 +1,9 @@
 """Two kojibots on one PostgreSQL database: the lead relays, the standby waits. The lead is
 SIGKILLed (or SIGSTOPped) while 1,000 events stream in; the standby takes over within 15 s
-and every matching event reaches the channel exactly once. A stopped lead that is woken
-after the takeover sends nothing and exits with status 3. Real RabbitMQ, real ngircd, real
+and every matching event reaches the channel; a line ngircd (no echo-message) had handled
+while the old lead had not read its receipt goes out again, so at most a receipt window of
+lines shows twice. A stopped lead that is woken after the takeover sends nothing and exits
+with status 3. Real RabbitMQ, real ngircd, real
 PostgreSQL, and the bots as processes: the ``kojibot`` installed from the wheel."""
 
 import os
@@ -12,6 +14,7 @@ import time
 import pytest_twisted
 from twisted.internet import threads
 
+from kojibot.adapters.irc.receipts import WINDOW
 from kojibot.state.store import Store, Subscription
 from tests.busmessages import FEDORA_BUILD, count_events, fedora_build, until
 from tests.ircuser import IRCUser
@@ -92,8 +95,11 @@ async def fail_over(how, installed, rabbitmq, ngircd, postgresql, tmp_path):
                                          "fopkg")[0] >= 500, timeout=180)
         lines = bot_lines(watcher, nick)
         total, names = count_events([t for _, _, t in lines], "fopkg")
-        assert total == 500, f"{total} fopkg events shown, signal after {stopped_at}"
-        assert len(names) == len(set(names))
+        repeated = len(names) - len(set(names))
+        print(f"{how}: {total - 500} line(s) shown twice")
+        assert 500 <= total <= 500 + WINDOW, f"{total} fopkg events shown, signal after " \
+            f"{stopped_at}"
+        assert repeated <= total - 500
         assert not [t for _, _, t in lines if "otherpkg" in t]
         assert {who for n, who, _ in lines if n >= seen_before} <= {joined.nick, nick}
         return took

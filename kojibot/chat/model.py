@@ -55,9 +55,11 @@ class Target:
 class Reply:
     """A message for a target; ``mention`` prefixes it with the asker's name in a room.
 
-    ``on_sent`` is called once the adapter has written the whole message to the network
-    (the persisted outbox deletes its rows then). ``reply_to`` is the id of the message
-    this answers, on networks that can show that (Matrix).
+    ``on_sent`` is called once the chat server has the whole message (an IRC server has
+    handled its lines, a homeserver has given its event id); the persisted outbox deletes
+    its rows then. ``reply_to`` is the id of the message this answers, on networks that can
+    show that (Matrix). ``txn_id`` names the message the same way on every try, across
+    restarts too, so a server that dedupes (Matrix's transaction id) never shows it twice.
     """
 
     target: Target
@@ -65,6 +67,12 @@ class Reply:
     mention: str | None = None
     on_sent: Callable[[], object] | None = field(default=None, compare=False)
     reply_to: str | None = None
+    txn_id: str | None = None
+
+    @property
+    def relayed(self) -> bool:
+        """From the persisted outbox: answers to commands go out before such lines."""
+        return self.on_sent is not None
 
     def sent(self) -> None:
         if self.on_sent is not None:
@@ -93,5 +101,5 @@ class Adapter(Protocol):
         """Fires once ``ready`` (at once if it is now)."""
 
     def deliver(self, reply: Reply) -> None:
-        """Render ``reply`` for this network and queue it for sending (paced, in order);
-        call ``reply.sent()`` once it is written."""
+        """Render ``reply`` for this network and queue it for sending (paced, in order,
+        answers before relayed lines); call ``reply.sent()`` once the server has it."""

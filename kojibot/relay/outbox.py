@@ -1,6 +1,6 @@
 """The persisted outbox: queued event lines go to their rooms, paced and coalesced.
 
-Rows stay in the state database until the adapter has written them, so lines queued while
+Rows stay in the state database until the chat server has them, so lines queued while
 a network is down (or the bot is stopped) go out after the reconnect. Each room gets at most
 ``coalesce`` single lines per ``window`` seconds; beyond that, the rest of the window's
 events become one digest line at the window's end. Nothing is dropped.
@@ -8,6 +8,7 @@ events become one digest line at the window's end. Nothing is dropped.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping
@@ -156,4 +157,12 @@ class OutboxPump:
             self.kick(AFTER_WRITTEN)
 
         adapter.deliver(Reply(Target(key[0], key[1], direct=rows[0].direct), message,
-                              on_sent=written))
+                              on_sent=written, txn_id=txn_id(rows)))
+
+
+def txn_id(rows: list[OutboxRow]) -> str:
+    """The same name for the same rows on every try and after a restart (row ids never
+    repeat; the first row's time tells a state database started afresh from the old)."""
+    ids = ",".join(str(row.id) for row in rows)
+    digest = hashlib.sha256(f"{ids}@{rows[0].created!r}".encode()).hexdigest()[:12]
+    return f"kojibot-{rows[0].id}-{len(rows)}-{digest}"

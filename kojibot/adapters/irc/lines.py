@@ -23,7 +23,7 @@ LINE_LIMIT = 512  # bytes on the wire, CR LF included (RFC 1459/2812; IRCv3 tags
 USERLEN, HOSTLEN = 10, 64  # when the server does not say (the user part may gain a "~")
 WHOX_TOKEN = "152"  # marks the answers to our own WHO requests
 
-WANTED_CAPS = ("multi-prefix", "extended-join", "account-tag", "account-notify")
+WANTED_CAPS = ("multi-prefix", "extended-join", "account-tag", "account-notify", "echo-message")
 _COLOUR = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?")
 _TAG_ESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _RFC1459 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")

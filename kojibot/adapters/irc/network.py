@@ -2,7 +2,8 @@
 
 The adapter is a Twisted service. It hands every PRIVMSG it hears to ``receive`` as an
 ``Incoming`` and sends what the core ``deliver``s: rendered (no colours under +c), split to
-fit 512 bytes, queued across reconnects, paced by a token bucket. Settings, parsing,
+fit 512 bytes, queued across reconnects, paced by a token bucket, and sent only once the
+server has handled them (echo-message, else a PING after them and its PONG). Settings, parsing,
 splitting and bookkeeping live in irc.lines, irc.options, irc.roster and irc.replyqueue;
 this file moves bytes.
 """
@@ -30,6 +31,8 @@ from kojibot.upkeep import Upkeep
 __all__ = ["IRCAdapter", "IRCSettings", "adapter_from_config"]
 
 log = Logger(namespace="kojibot.irc")
+
+SETTLE = 5.0  # seconds a stop waits for the receipts of lines written (ngircd: ~3 lines/s)
 
 
 class IRCAdapter(Service):
@@ -71,12 +74,13 @@ class IRCAdapter(Service):
         return self.upkeep.wait(self.ready)
 
     def deliver(self, reply: Reply) -> None:
-        """Queue *reply*; it goes out paced, in order, after any reconnect."""
+        """Queue *reply*; it goes out paced, in order (answers before relayed lines), after
+        any reconnect; ``reply.sent()`` once the server has handled all of it."""
         if reply.target.network != self.network:
             log.error("reply for network {other} handed to IRC network {network}; dropped",
                       other=reply.target.network, network=self.network)
             return
-        self.outbox.put(reply)
+        self.outbox.put(reply, urgent=not reply.relayed)
         if self.connection:
             self.connection.pump()
 
@@ -90,6 +94,10 @@ class IRCAdapter(Service):
         if not self.running:
             return defer.succeed(None)
         super().stopService()
+        settled = self.connection.settle(SETTLE) if self.connection else defer.succeed(None)
+        return settled.addCallback(lambda _: self._quit())
+
+    def _quit(self) -> defer.Deferred[None]:
         if self.connection:
             self.connection.quit_now("kojibot stopping")
         if len(self.outbox):
@@ -99,6 +107,7 @@ class IRCAdapter(Service):
     def _disconnected(self, conn: IRCConnection, reason: Failure) -> None:
         if self.connection is conn:
             self.connection = None
+        self.outbox.requeue()
         if not self.running:
             return
         why = conn.server_error or irclines.describe_failure(reason, self.settings.host)

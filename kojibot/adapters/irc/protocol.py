@@ -1,13 +1,14 @@
 """One IRC connection's life, on Twisted's IRCClient: CAP and SASL, sign-on, joins, who is
-where, pings, and the paced writes of the adapter's reply queue."""
+where, pings, the paced writes of the adapter's reply queue and their receipts."""
 
 from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from twisted.internet import task
+from twisted.internet import defer, task
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc
@@ -15,6 +16,7 @@ from twisted.words.protocols import irc
 from kojibot.adapters.irc import lines as irclines
 from kojibot.adapters.irc.lines import Line
 from kojibot.adapters.irc.pacing import TokenBucket
+from kojibot.adapters.irc.receipts import Receipts
 from kojibot.adapters.irc.roster import Roster
 from kojibot.chat.model import Reply
 
@@ -25,6 +27,7 @@ log = Logger(namespace="kojibot.irc")
 
 JOIN_ERRORS = {"403", "405", "471", "473", "474", "475", "477", "489", "520"}
 SASL_FAILED = {"902", "904", "905", "906"}
+REFUSED = {"401", "403", "404", "531"}  # a message the server handled by refusing it
 READY_TIMEOUT = 15.0  # flush the queue even if a channel never answers JOIN or MODE
 GATED = 1.0  # seconds between looks while the adapter may not send replies
 _UNSAFE = re.compile(r"[\r\n\0]")
@@ -44,6 +47,7 @@ class IRCConnection(irc.IRCClient):
         self.bucket = TokenBucket(self.settings.line_rate, self.settings.burst,
                                   clock=self.clock.seconds)
         self.control: deque[str] = deque()  # protocol lines go before queued replies
+        self.receipts = Receipts(echo=False)  # made anew once the caps are known
         self.offered: dict[str, str] = {}
         self.caps: set[str] = set()
         self.ready = False
@@ -52,6 +56,7 @@ class IRCConnection(irc.IRCClient):
         self.pending: dict[str, str] = {}  # configured channels not yet synced or failed
         self._alternates = 0
         self._pump_call = self._ready_call = None
+        self._settled: defer.Deferred[None] | None = None  # stopping: fires at the last receipt
         self._last_heard = self.clock.seconds()
         self._watchdog = task.LoopingCall(self._tick)
         self._watchdog.clock = self.clock
@@ -77,25 +82,50 @@ class IRCConnection(irc.IRCClient):
         if (self._pump_call and self._pump_call.active()) or not self.transport:
             return
         while True:
-            from_control = bool(self.control)
-            line = self.control[0] if from_control else (
-                self.adapter.outbox.peek(self._render) if self.ready else None)
-            if line is None:
+            step = self._next()
+            if step is None:
                 return
-            if not from_control and not self.adapter.may_send():
-                self._pump_call = self.clock.callLater(GATED, self.pump)
-                return
+            line, written = step
             if not self.bucket.take():
                 self._pump_call = self.clock.callLater(self.bucket.delay(), self.pump)
                 return
-            self.control.popleft() if from_control else self.adapter.outbox.pop()
+            written()
             self._write(line)
+
+    def _next(self) -> tuple[str, Callable[[], object]] | None:
+        """The next line to write and what to note once it is: protocol lines first, then a
+        PING for the receipt of replies written, then the reply queue's next line."""
+        if self.control:
+            return self.control[0], self.control.popleft
+        queue = self.adapter.outbox
+        line = queue.peek(self._render) if self.ready and self.receipts.room else None
+        gated = line is not None and not self.adapter.may_send()
+        if self.receipts.ping_due(more=line is not None and not gated):
+            return self.receipts.ping(), self.receipts.pinged
+        if gated:
+            self._pump_call = self.clock.callLater(GATED, self.pump)
+        if line is None or gated:
+            return None
+        return line, lambda: queue.pop(self.receipts.wrote(line))
 
     def _write(self, line: str) -> None:
         self.transport.write(_UNSAFE.sub(" ", line).encode("utf-8") + b"\r\n")
 
     def quit_now(self, message: str) -> None:
         self._write(f"QUIT :{message}")
+
+    def settle(self, timeout: float) -> defer.Deferred[None]:
+        """Write no more replies and wait, *timeout* s at most, for the receipts of those
+        written: a stop then leaves nothing to repeat after the restart."""
+        self.ready = False
+        if not self.adapter.outbox.unconfirmed:
+            return defer.succeed(None)
+        if self.receipts.ping_due(more=False):
+            self._write(self.receipts.ping())
+            self.receipts.pinged()
+        self._settled = defer.Deferred()
+        return self._settled.addTimeout(timeout, self.clock).addErrback(
+            lambda failure: failure.trap(defer.TimeoutError) and None)
 
     def _render(self, reply: Reply) -> list[str]:
         source = self.source or irclines.worst_source(self.nickname, self.supported)
@@ -121,6 +151,8 @@ class IRCConnection(irc.IRCClient):
         elif line.command in SASL_FAILED:
             handler = self._sasl_failed
         try:
+            if line.command in REFUSED and len(line.params) > 2:
+                self._handled(self.receipts.echoed(line.params[1]))
             self.roster.apply(line, self.nickname, self.caps)
             if handler is not None:
                 handler(line)
@@ -136,6 +168,7 @@ class IRCConnection(irc.IRCClient):
                 call.cancel()
         if self._watchdog.running:
             self._watchdog.stop()
+        self._stop_settling()
         self.adapter._disconnected(self, reason)
         super().connectionLost(reason)
 
@@ -204,6 +237,7 @@ class IRCConnection(irc.IRCClient):
         elif self._ready_call and self._ready_call.active():
             self._ready_call.cancel()
         self.ready = True
+        self.receipts = Receipts(echo="echo-message" in self.caps, fold=self.roster.fold)
         self.adapter.upkeep.up()
         self.pump()
 
@@ -284,11 +318,29 @@ class IRCConnection(irc.IRCClient):
             self._on_QUIT(line)  # the nick we want may just have come free
 
     def _on_PRIVMSG(self, line: Line) -> None:
+        if "echo-message" in self.caps and self._me(line.nick):
+            self._handled(self.receipts.echoed(line.params[0]))
+            return
         chantypes = "".join(self.supported.getFeature("CHANTYPES") or ("#", "&"))
         incoming = self.roster.incoming(line, self.adapter.network, self.nickname, self.caps,
                                         chantypes)
         if incoming:
             self.adapter._heard(incoming)
+
+    def _on_PONG(self, line: Line) -> None:
+        self._handled(self.receipts.ponged(line.params[-1] if line.params else ""))
+
+    def _handled(self, news: bool) -> None:
+        """Receipts came: the replies the server now has are sent, and more may go."""
+        if news:
+            self.adapter.outbox.confirm(self.receipts.done)
+            self.pump()
+        if not self.adapter.outbox.unconfirmed:
+            self._stop_settling()
+
+    def _stop_settling(self) -> None:
+        if self._settled is not None and not self._settled.called:
+            self._settled.callback(None)
 
     def _on_404(self, line: Line) -> None:
         log.warn("cannot send to {target}: {why}", target=line.params[1], why=line.params[-1])

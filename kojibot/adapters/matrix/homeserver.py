@@ -112,12 +112,15 @@ class MatrixAdapter(Service):
         return self.upkeep.wait(self.ready)
 
     def deliver(self, reply: Reply) -> None:
-        """Queue *reply*; a room's messages go out one at a time, in order."""
+        """Queue *reply*; a room's messages go out one at a time, in order (answers before
+        relayed lines), each sent once the homeserver has given its event id. The outbox's
+        ``txn_id`` makes a resend after a crash the same event to the homeserver."""
         if reply.target.network != self.network:
             log.error("reply for network {other} handed to Matrix network {network}; dropped",
                       other=reply.target.network, network=self.network)
             return
-        self.queues.put(reply.target.name, _Outgoing(reply, uuid.uuid4().hex))
+        self.queues.put(reply.target.name, _Outgoing(reply, reply.txn_id or uuid.uuid4().hex),
+                        urgent=not reply.relayed)
 
     def startService(self) -> None:
         super().startService()

@@ -1,5 +1,6 @@
 """Ordered send queues, one per target: the head goes out (or waits) before anything
 behind it, so a rate limit or an outage delays a room's messages without reordering them.
+Each queue has two lanes: answers to commands go before relayed lines waiting there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,31 @@ CANCELLED = (defer.CancelledError, asyncio.CancelledError)
 T = TypeVar("T")
 
 
+class Lanes(Generic[T]):
+    """One target's waiting items: the urgent lane first, each lane in order."""
+
+    def __init__(self) -> None:
+        self.urgent: deque[T] = deque()
+        self.relayed: deque[T] = deque()
+
+    def __len__(self) -> int:
+        return len(self.urgent) + len(self.relayed)
+
+    def __iter__(self):
+        yield from self.urgent
+        yield from self.relayed
+
+    def head(self) -> T:
+        return (self.urgent or self.relayed)[0]
+
+    def remove(self, item: T) -> None:
+        for lane in (self.urgent, self.relayed):
+            for index, waiting in enumerate(lane):
+                if waiting is item:
+                    del lane[index]
+                    return
+
+
 class SendQueues(Generic[T]):
     """``send(item)`` is one try: it returns None once the item is done with (sent, or
     dropped and logged), seconds to wait when rate limited, or raises to be retried after
@@ -31,15 +57,17 @@ class SendQueues(Generic[T]):
         self.send, self.finished = send, finished
         self.when_ready, self.is_ready = when_ready, is_ready
         self.retry_policy, self.clock = retry_policy, clock
-        self.queues: dict[Hashable, deque[T]] = {}
+        self.queues: dict[Hashable, Lanes[T]] = {}
         self.workers: dict[Hashable, defer.Deferred] = {}
+        self.sending: dict[Hashable, T] = {}  # the item each worker is trying now
         self.active = False
 
     def __len__(self) -> int:
         return sum(len(queue) for queue in self.queues.values())
 
-    def put(self, key: Hashable, item: T) -> None:
-        self.queues.setdefault(key, deque()).append(item)
+    def put(self, key: Hashable, item: T, urgent: bool = False) -> None:
+        lanes = self.queues.setdefault(key, Lanes())
+        (lanes.urgent if urgent else lanes.relayed).append(item)
         self.kick(key)
 
     def start(self) -> None:
@@ -57,7 +85,7 @@ class SendQueues(Generic[T]):
         queue = self.queues.get(key)
         if not queue:
             return []
-        dropped = list(queue)[1:] if key in self.workers else list(queue)
+        dropped = [item for item in queue if item is not self.sending.get(key)]
         for item in dropped:
             queue.remove(item)
         return dropped
@@ -69,7 +97,11 @@ class SendQueues(Generic[T]):
         self.workers[key] = worker
         worker.addErrback(lambda f: None if f.check(*CANCELLED) else log.failure(
             "sending to {target} failed", f, target=key))
-        worker.addBoth(lambda _: self.workers.pop(key, None) and None)
+        worker.addBoth(self._ended, key)
+
+    def _ended(self, _, key: Hashable) -> None:
+        self.workers.pop(key, None)
+        self.sending.pop(key, None)
 
     async def _drain(self, key: Hashable) -> None:
         queue, failures = self.queues[key], 0
@@ -77,7 +109,7 @@ class SendQueues(Generic[T]):
             if not self.is_ready():
                 await self.when_ready()
                 continue
-            item = queue[0]
+            item = self.sending[key] = queue.head()
             try:
                 wait = await self.send(item)
             except CANCELLED:
@@ -94,8 +126,8 @@ class SendQueues(Generic[T]):
                 await task.deferLater(self.clock, wait)
                 continue
             failures = 0
-            if queue and queue[0] is item:
-                queue.popleft()
+            del self.sending[key]
+            queue.remove(item)
             self.finished(item)
         if not queue:
             self.queues.pop(key, None)
