@@ -1,8 +1,9 @@
 """``/healthz`` and ``/metrics`` on a small HTTP port of the bot's own reactor ([metrics]).
 
 Loopback by default: it is for the operator's probes and Prometheus, not for the world.
-``/healthz`` answers 200 while every chat network and the bus are connected and the outbox
-moves, else 503, each time with a short JSON reason a person can read in a probe's log.
+``/healthz`` answers 200 while every chat network and the bus are connected, the outbox
+moves and no store query waits long on the database, else 503, each time with a short JSON
+reason a person can read in a probe's log.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from twisted.web.server import Site
 __all__ = ["StatusServer", "problems"]
 
 log = Logger()
+DATABASE_STALLED = 5.0  # seconds one store query may take before the bot counts as unhealthy
 MISSING = "prometheus_client is not installed: pip install 'kojibot[metrics]'"
 
 
@@ -29,6 +31,8 @@ def problems(bot: Any, stalled_after: float) -> list[str]:
                if not adapter.ready]
     if bot.consumer is not None and not bot.consumer.consuming:
         reasons.append(f"bus {bot.consumer.broker}: not consuming")
+    reasons += [f"state database: a query ({lane}) has waited {waited:.0f} s"
+                for lane, waited in bot.store.stalled() if waited > DATABASE_STALLED]
     outbox, now = bot.outbox, bot.outbox.clock()
     for network, oldest in sorted(outbox.oldest.items()):
         adapter = bot.adapters.get(network)
