@@ -18,12 +18,13 @@ def tables(location: str) -> Tables:
 
 
 async def settled(store, *pumps, timeout: float = 10.0) -> None:
-    """Wait until nothing is queued on the store's lanes and no outbox look is under way
-    (twice in a row: an answer may queue the next query)."""
+    """Wait until nothing is queued on the store's lanes and no outbox look (or watch poll)
+    is under way (twice in a row: an answer may queue the next query)."""
     quiet = 0
     for _ in range(int(timeout / 0.005)):
         busy = any(lane.queued for lane in store.lanes.values()) or \
-            any(pump.looking for pump in pumps)
+            any(getattr(pump, "looking", False) or getattr(pump, "polling", False)
+                for pump in pumps)
         quiet = 0 if busy else quiet + 1
         if quiet >= 2:
             return
@@ -35,3 +36,11 @@ async def advance(clock, seconds: float, store, *pumps) -> None:
     """``clock.advance(seconds)``, then wait for what it started (see ``settled``)."""
     clock.advance(seconds)
     await settled(store, *pumps)
+
+
+async def drained(store, timeout: float) -> None:
+    """Wait until the store's outbox is empty (every queued line written)."""
+    deadline = reactor.seconds() + timeout
+    while await store.pending():
+        assert reactor.seconds() < deadline, f"lines still queued after {timeout} s"
+        await task.deferLater(reactor, 0.25, lambda: None)

@@ -9,9 +9,10 @@ import pika
 import pytest_twisted
 from twisted.internet import threads
 
-from kojibot.state.store import Store, Subscription
+from kojibot.state.store import Subscription
 from tests.busmessages import FEDORA_BUILD, count_events, fedora_build, lines_from, until
 from tests.ircuser import IRCUser
+from tests.statedb import tables
 
 
 def paced_publish(url, messages, seconds):
@@ -30,9 +31,9 @@ async def test_sigkill_mid_stream_then_restart_delivers_each_event_once(installe
                                                                         ngircd, tmp_path):
     channel, nick = "#crash", "crashbot"
     state = tmp_path / "state.sqlite3"
-    store = Store(str(state))
-    store.subscribe(Subscription("irc", channel, "package", "crashpkg", frozenset({"complete"})))
-    store.close()
+    seeding = tables(str(state))
+    seeding.subscribe(Subscription("irc", channel, "package", "crashpkg", frozenset({"complete"})))
+    seeding.db.close()
     config = (
         f"[bot]\nnick = {nick}\nstate = {state}\ndigest_after = 5\ndigest_window = 2\n"
         "[koji]\nserver = http://127.0.0.1:9/kojihub\nweburl = https://koji.example.test/koji\n"

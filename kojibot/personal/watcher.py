@@ -64,7 +64,7 @@ class Watcher:
         self.watches: dict[int, WatchRecord] = {}
         self.by_key: dict[tuple[str, int], set[int]] = defaultdict(set)
         self._finishing: set[int] = set()
-        self._polling = False
+        self.polling = False  # a round is under way
         self._running = False
         self._call = None
         now = clock()
@@ -181,7 +181,7 @@ class Watcher:
 
     def _arm(self) -> None:
         delay = self.schedule.next_round(self.clock())
-        if delay is None or not self._running or self._polling:
+        if delay is None or not self._running or self.polling:
             return  # a round under way arms the next one when it ends
         if self._call is not None and self._call.active():
             if self._call.getTime() <= self.reactor.seconds() + delay:
@@ -197,13 +197,13 @@ class Watcher:
 
     async def poll(self) -> None:
         """One round: check the due watches (at most a batch) in one hub request."""
-        if self._polling:
+        if self.polling:
             return
-        self._polling = True
+        self.polling = True
         try:
             await self._poll(self.clock())
         finally:
-            self._polling = False
+            self.polling = False
 
     async def _poll(self, now: float) -> None:
         self.schedule.last_round = now
