@@ -44,15 +44,7 @@ def watcher_class():
 
 def ircd_kinds():
     """The fixture servers, adjusted here without changing tests/ircd.py."""
-    from tests.ircd import InspIRCd, NgIRCd
-
-    class UnthrottledNgIRCd(NgIRCd):
-        """ngircd with its flood penalty off (it otherwise holds a client to ~3 lines/s)."""
-
-        def __init__(self, workdir: Path):
-            super().__init__(workdir)
-            text = self.config.read_text()
-            self.config.write_text(text.replace("[Limits]\n", "[Limits]\nMaxPenaltyTime = 0\n"))
+    from tests.ircd import InspIRCd, UnthrottledNgIRCd
 
     class PlainInspIRCd(InspIRCd):
         """inspircd exactly as the tests run it, minus atheme (nothing here logs in)."""

@@ -199,6 +199,16 @@ class Atheme(Daemon):
         raise IRCdUnavailable(f"atheme did not link to inspircd in {timeout} s: {_tail(self.log)}")
 
 
+class UnthrottledNgIRCd(NgIRCd):
+    """ngircd with its flood penalty off (it otherwise holds a client to ~3 lines/s): for
+    timings that must be the bot's own, not the server's throttle."""
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        text = self.config.read_text()
+        self.config.write_text(text.replace("[Limits]\n", "[Limits]\nMaxPenaltyTime = 0\n"))
+
+
 class InspIRCd(Daemon):
     """inspircd 3 with fakelag, IRCv3 caps, +c (blockcolor) and atheme for SASL.
 
