@@ -19,7 +19,8 @@ from bench.relay import (
     publish_builds,
     wait_until,
 )
-from kojibot.state.store import Store, Subscription
+from kojibot.state.backends import SQLite
+from kojibot.state.store import Store, Subscription, Tables
 from tests.busmessages import count_events, fedora_build, lines_from
 
 
@@ -60,9 +61,10 @@ async def start_bot(reactor, workdir: Path, nick: str, channel: str, package: st
     from kojibot.bot import Bot
 
     state = workdir / "state.sqlite3"
-    store = Store(str(state))
-    store.subscribe(Subscription("irc", channel, "package", package, frozenset({"complete"})))
-    store.close()
+    Store(str(state)).close()
+    seeding = Tables(SQLite(str(state)))
+    seeding.subscribe(Subscription("irc", channel, "package", package, frozenset({"complete"})))
+    seeding.db.close()
     # Commands play no part in relaying: one plugin, so plugins being written elsewhere in
     # the tree cannot stop the benchmark. Everything else is the Bot as the CLI builds it.
     settings = config.parse(
@@ -147,7 +149,8 @@ async def latency(reactor, broker, server, workdir: Path, count: int) -> dict:
         still_connected = adapter.ready
         # Where the events that did not arrive are: for a short count, says which stage.
         stuck = {"acked": bot.getServiceNamed("amqp").stats.acked,
-                 "outbox rows": len(bot.store.pending()), "in flight": len(bot.outbox.in_flight),
+                 "outbox rows": len(await bot.store.pending()),
+                 "in flight": len(bot.outbox.in_flight),
                  "adapter queue": len(adapter.outbox)}
     finally:
         await watcher.quit()

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 from kojibot.relay.matching import SubscriptionIndex
-from kojibot.state.store import OutboxEntry, Store, Subscription, WatchRecord
+from kojibot.state.backends import SQLite
+from kojibot.state.store import OutboxEntry, Store, Subscription, Tables, WatchRecord
 from kojibot.wording.eventnames import DEFAULT_EVENTS
 from tests.installed import healthz
 
@@ -138,7 +139,8 @@ class BotRun:
 
 
 def seed(state: Path, task_id: int | None, rows: int = 0) -> None:
-    store = Store(str(state))
+    Store(str(state)).close()
+    store = Tables(SQLite(str(state)))
     for sub in subscriptions() if task_id is not None else []:
         store.subscribe(sub)
     for n in range(WATCHES if task_id is not None else 0):
@@ -148,7 +150,7 @@ def seed(state: Path, task_id: int | None, rows: int = 0) -> None:
         store.record_events([(f"bench-{n}", [OutboxEntry(
             "irc", f"#room{n % ROOMS}", False, f"builds completed\tpkg{n}-1.0-1.fc41",
             [f"pkg{n}-1.0-1.fc41 COMPLETE"])]) for n in range(start, start + 10_000)])
-    store.close()
+    store.db.close()
 
 
 def start_up(run: BotRun) -> tuple[float, float, float, float, float]:

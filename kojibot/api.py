@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
+from twisted.logger import Logger
+
 import txkoji
 from kojibot.chat.commands import Command, command, listener
 from kojibot.chat.message import Message, bold, link, state, text
 from kojibot.chat.model import Incoming
 from kojibot.personal.watcher import PER_PERSON as WATCHES_PER_PERSON
 from kojibot.personal.watches import is_done, root_state
-from kojibot.state.store import Alert, Subscription, WatchRecord
+from kojibot.state.store import Alert, Person, Subscription, WatchRecord
 from kojibot.wording import timefmt
 from kojibot.wording.answers import build_answer, task_answer, user_answer
 from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
@@ -33,6 +35,8 @@ from kojibot.wording.failures import why_answer
 
 if TYPE_CHECKING:
     from kojibot.bot import Bot
+
+log = Logger()
 
 __all__ = [
     "ALERT_EVENTS",
@@ -96,75 +100,84 @@ class Context:
         return self._bot.registry
 
     # -- who is asking -----------------------------------------------------------------
+    # Reads come from the bot's memory; a write is awaited by the handler that asked for it,
+    # and only then is the memory changed, so memory never holds what the database lacks.
 
     @property
     def identity(self) -> str:
         """The asker's identity, lower-case. Where a DM reaches them now is remembered too
-        (an IRC nick may change), so their alerts follow them."""
-        incoming, store = self.incoming, self._bot.store
+        (an IRC nick may change), so their alerts follow them; nobody waits for that write."""
+        incoming, alerts = self.incoming, self._bot.alerts
         identity = incoming.identity.lower()
-        known = store.person(incoming.network, identity)
+        known = alerts.person(incoming.network, identity)
         if known is None or known.contact != incoming.sender:
-            store.set_contact(incoming.network, identity, incoming.sender)
-            self._bot.alerts.reload(incoming.network, identity)
+            alerts.remember(Person(incoming.network, identity, incoming.sender,
+                                   known.koji_user if known else None,
+                                   known.linked_by if known else None))
+            self._bot.store.set_contact(incoming.network, identity, incoming.sender
+                                        ).addErrback(lambda failure: log.failure(
+                                            "remembering where {who} is failed", failure,
+                                            who=identity))
         return identity
 
     def koji_user(self, identity: str | None = None) -> str | None:
         """The Koji user linked to the asker (or to *identity*), if any."""
-        person = self._bot.store.person(self.incoming.network, identity or self.identity)
+        person = self._bot.alerts.person(self.incoming.network, identity or self.identity)
         return person.koji_user if person else None
 
-    def link(self, koji_user: str, identity: str | None = None) -> str:
+    async def link(self, koji_user: str, identity: str | None = None) -> str:
         """Link the asker (or, for admins, someone else by nick) to *koji_user*; the
         identity linked."""
         incoming = self.incoming
         who, contact = (identity.lower(), identity) if identity else \
             (self.identity, incoming.sender)
-        self._bot.store.link(incoming.network, who, contact, koji_user, incoming.identity)
-        self._bot.alerts.reload(incoming.network, who)
+        await self._bot.store.link(incoming.network, who, contact, koji_user, incoming.identity)
+        self._bot.alerts.remember(Person(incoming.network, who, contact, koji_user,
+                                         incoming.identity))
         return who
 
     # -- this room's subscriptions -----------------------------------------------------
 
-    def subscribe(self, kind: str, pattern: str, events: frozenset[str]) -> bool:
+    async def subscribe(self, kind: str, pattern: str, events: frozenset[str]) -> bool:
         """Post *pattern*'s *events* in this room; False if exactly that was already so."""
         incoming = self.incoming
         sub = Subscription(incoming.network, incoming.room, kind, pattern, frozenset(events),
                            created_by=incoming.identity)
-        changed = self._bot.store.subscribe(sub)
+        changed = await self._bot.store.subscribe(sub)
         self._bot.subscriptions.add(sub)
         return changed
 
-    def unsubscribe(self, kind: str, pattern: str) -> bool:
+    async def unsubscribe(self, kind: str, pattern: str) -> bool:
         incoming = self.incoming
-        if not self._bot.store.unsubscribe(incoming.network, incoming.room, kind, pattern):
+        if not await self._bot.store.unsubscribe(incoming.network, incoming.room, kind,
+                                                 pattern):
             return False
         self._bot.subscriptions.remove(Subscription(incoming.network, incoming.room, kind,
                                                     pattern, frozenset()))
         return True
 
     def subscriptions(self) -> list[Subscription]:
-        return self._bot.store.subscriptions(self.incoming.network, self.incoming.room)
+        return self._bot.subscriptions.in_room(self.incoming.network, self.incoming.room)
 
     # -- the asker's DM alerts ---------------------------------------------------------
 
     def alerts(self, identity: str | None = None) -> list[Alert]:
         """The asker's alerts (or *identity*'s)."""
-        return self._bot.store.alerts(self.incoming.network, identity or self.identity)
+        return self._bot.alerts.of(self.incoming.network, identity or self.identity)
 
-    def set_alert(self, kind: str, pattern: str, events: frozenset[str]) -> Alert:
+    async def set_alert(self, kind: str, pattern: str, events: frozenset[str]) -> Alert:
         """Alert the asker about builds of their Koji user (kind "owner", pattern "") or
         of a package (kind "package", pattern a name or glob)."""
         alert = Alert(self.incoming.network, self.identity, kind, pattern, frozenset(events))
-        self._bot.store.set_alert(alert)
-        self._bot.alerts.reload(alert.network, alert.identity)
+        await self._bot.store.set_alert(alert)
+        self._bot.alerts.set(alert)
         return alert
 
-    def remove_alerts(self, kind: str | None = None, pattern: str | None = None) -> int:
+    async def remove_alerts(self, kind: str | None = None, pattern: str | None = None) -> int:
         """Remove the asker's alerts (all, or one kind and pattern); how many went."""
         network, identity = self.incoming.network, self.identity
-        removed = self._bot.store.remove_alerts(network, identity, kind, pattern)
-        self._bot.alerts.reload(network, identity)
+        removed = await self._bot.store.remove_alerts(network, identity, kind, pattern)
+        self._bot.alerts.removed(network, identity, kind, pattern)
         return removed
 
     # -- the asker's watches -----------------------------------------------------------
@@ -174,19 +187,17 @@ class Context:
         ready to watch; None if the hub has no such thing."""
         return await self._bot.watcher.look(kind, ref)
 
-    def watch(self, found: WatchRecord) -> bool:
+    async def watch(self, found: WatchRecord) -> bool:
         """Report *found* to the asker where they asked when it ends; False if they were
         watching it already."""
         incoming = self.incoming
         found.network, found.identity = incoming.network, self.identity
         found.asker, found.room = incoming.sender, incoming.room
-        return self._bot.watcher.add(found)
+        return await self._bot.watcher.add(found)
 
-    def unwatch(self, watch: WatchRecord) -> bool:
-        return self._bot.watcher.remove(watch)
+    async def unwatch(self, watch: WatchRecord) -> bool:
+        return await self._bot.watcher.remove(watch)
 
     def watches(self) -> list[WatchRecord]:
         """The asker's watches, each with what is known of it now."""
-        known = self._bot.watcher.watches
-        return [known.get(watch.id, watch)
-                for watch in self._bot.store.watches(self.incoming.network, self.identity)]
+        return self._bot.watcher.of(self.incoming.network, self.identity)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from types import SimpleNamespace
 
 from twisted.application.service import MultiService
@@ -28,6 +30,8 @@ log = Logger()
 # Dedupe keys of relayed events are kept this long: enough to absorb redeliveries, short
 # enough that a build re-tagged later is relayed again (protonmsg tag events carry no id).
 RELAYED_KEY_AGE = 3600.0
+RESTARTING = "kojibot is restarting and did not answer that; please ask again in a minute."
+LAST_WORDS = 2.0  # seconds a process stepping down gives its last lines to go out
 
 
 class Bot(MultiService):
@@ -51,7 +55,13 @@ class Bot(MultiService):
         self.lease = lease
         self.store.fence = lease
         self.may_send: Callable[[], bool] = lease.holds if lease else lambda: True
-        self.subscriptions = SubscriptionIndex(self.store.subscriptions())
+        self.unanswered: dict[int, Incoming] = {}  # heard, and not every reply written yet
+        self._heard = itertools.count()
+        self.stepping_down = False
+        if lease is not None:
+            then = lease.on_lost
+            lease.on_lost = lambda: self.step_down(then)
+        self.subscriptions = SubscriptionIndex(self.store.at_open.subscriptions)
         self.registry = settings.registry
         self.dispatcher = Dispatcher(
             self.registry, self, prefix=config.bot.prefix, admins=config.bot.admins,
@@ -88,13 +98,53 @@ class Bot(MultiService):
         return defer.Deferred.fromCoroutine(self._receive(incoming))
 
     async def _receive(self, incoming: Incoming) -> None:
+        if self.stepping_down:
+            self._last_words([incoming])
+            return
+        key = next(self._heard)
+        self.unanswered[key] = incoming
         try:
             replies = await self.dispatcher.handle(incoming)
         except Exception:  # noqa: BLE001 - keep the bot alive whatever a line does
             log.failure("handling {line!r} failed", line=incoming.text)
-            return
+            replies = []
+        left = [len(replies)]
+
+        def written(reply: Reply) -> None:
+            reply.sent()
+            left[0] -= 1
+            if not left[0]:
+                self.unanswered.pop(key, None)
+
+        if not replies:
+            self.unanswered.pop(key, None)
         for reply in replies:
-            self.deliver(reply)
+            self.deliver(replace(reply, on_sent=lambda reply=reply: written(reply)))
+
+    def step_down(self, then: Callable[[], object]) -> None:
+        """The lead is lost: say to each asker not yet answered, once, that the bot is
+        restarting (its replies are no longer this process's to send), then ``then()``."""
+        if self.stepping_down:
+            return
+        self.stepping_down = True
+        self.outbox.stop()
+        self.watcher.stop()
+        waiting, self.unanswered = list(self.unanswered.values()), {}
+        self._last_words(waiting)
+        from twisted.internet import reactor
+
+        reactor.callLater(LAST_WORDS if waiting else 0, then)
+
+    def _last_words(self, heard: Iterable[Incoming]) -> None:
+        for incoming in heard:
+            say = getattr(self.adapters.get(incoming.network), "say_now", None)
+            if say is None:
+                log.warn("stepping down: could not tell {who} on {network} that {line!r} "
+                         "was not answered", who=incoming.sender, network=incoming.network,
+                         line=incoming.text[:100])
+                continue
+            say(incoming.room or incoming.sender,
+                f"{incoming.sender}: {RESTARTING}" if incoming.room else RESTARTING)
 
     def deliver(self, reply: Reply) -> None:
         adapter = self.adapters.get(reply.target.network)
@@ -108,7 +158,10 @@ class Bot(MultiService):
         self.outbox.kick()  # lines queued before a stop or crash
         self.watcher.start()
         self._pruning = task.LoopingCall(
-            lambda: self.store.forget_events_before(self.store.clock() - RELAYED_KEY_AGE))
+            lambda: self.store.forget_events_before(self.store.clock() - RELAYED_KEY_AGE
+                                                    ).addErrback(lambda failure: log.failure(
+                                                        "forgetting old event keys failed",
+                                                        failure)))
         self._pruning.start(RELAYED_KEY_AGE / 6)
 
     def stopService(self):

@@ -4,8 +4,9 @@ Loopback by default: it is for the operator's probes and Prometheus, not for the
 The port is served from start-up, by a standby as by the lead (kojibot.state.lease), so a
 container's health check does not take a waiting standby for a dead one. A standby answers
 200 ``{"status": "ok", "role": "standby"}``. The lead answers 200 while every chat network
-and the bus are connected and the outbox moves, else 503, each time with its role, its
-networks and its bus, and when unhealthy a short reason a person can read in a probe's log.
+and the bus are connected, the outbox moves and no store query waits long on the database,
+else 503, each time with its role, its networks and its bus, and when unhealthy a short
+reason a person can read in a probe's log.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from twisted.web.server import Site
 __all__ = ["Standing", "StatusServer", "health", "problems"]
 
 log = Logger()
+DATABASE_STALLED = 5.0  # seconds one store query may take before the bot counts as unhealthy
 MISSING = "prometheus_client is not installed: pip install 'kojibot[metrics]'"
 
 
@@ -49,6 +51,8 @@ def problems(bot: Any, stalled_after: float) -> list[str]:
                if not adapter.ready]
     if bot.consumer is not None and not bot.consumer.consuming:
         reasons.append(f"bus {bot.consumer.broker}: not consuming")
+    reasons += [f"state database: a query ({lane}) has waited {waited:.0f} s"
+                for lane, waited in bot.store.stalled() if waited > DATABASE_STALLED]
     outbox, now = bot.outbox, bot.outbox.clock()
     for network, oldest in sorted(outbox.oldest.items()):
         adapter = bot.adapters.get(network)

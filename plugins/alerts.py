@@ -52,7 +52,7 @@ async def alerts_on(ctx: Context, *events: Annotated[str, "EVENT"]):
     if not koji_user:
         return text(f"First link your Koji user: {ctx.prefix}iam KOJIUSER")
     try:
-        alert = ctx.set_alert("owner", "", _events(events))
+        alert = await ctx.set_alert("owner", "", _events(events))
     except _Problem as exc:
         return text(str(exc))
     return text(f"Alerts on: a DM for {_describe(alert, koji_user)}.")
@@ -61,7 +61,7 @@ async def alerts_on(ctx: Context, *events: Annotated[str, "EVENT"]):
 @command("alerts off")
 async def alerts_off(ctx: Context):
     """Stop all your alerts."""
-    removed = ctx.remove_alerts()
+    removed = await ctx.remove_alerts()
     return text(f"Alerts off ({removed} removed)." if removed else "You had no alerts.")
 
 
@@ -70,11 +70,11 @@ async def alerts_package(ctx: Context, name: str, *events: Annotated[str, "EVENT
     """A DM when package NAME's builds change state (NAME may be a glob); add not-mine to
     leave out your own builds; NAME off stops it."""
     if [word.lower() for word in events] == ["off"]:
-        if not ctx.remove_alerts("package", name):
+        if not await ctx.remove_alerts("package", name):
             return text(f"You have no alert for package {name[:40]}.")
         return text(f"Alert off: package {name[:40]}.")
     try:
-        alert = ctx.set_alert("package", name, _events(events, (NOT_MINE,)))
+        alert = await ctx.set_alert("package", name, _events(events, (NOT_MINE,)))
     except _Problem as exc:
         return text(str(exc))
     return text(f"Alert on: a DM for {_describe(alert, ctx.koji_user())}.")

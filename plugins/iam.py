@@ -25,7 +25,7 @@ async def iam(ctx, user: Annotated[str, "KOJIUSER"] = "", who: Annotated[str, "N
     found = await ctx.koji.getUser(user)
     if not found:
         return text(f"No such Koji user: {user[:40]}")
-    ctx.link(found["name"], who or None)
+    await ctx.link(found["name"], who or None)
     answer = text(f"Linked {identity} to Koji user {found['name']}.")
     if not ctx.alerts(identity):
         answer.add(f" {ctx.prefix}alerts on sends a DM when their builds complete or fail.")

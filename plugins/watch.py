@@ -44,7 +44,7 @@ async def _watch_one(ctx: Context, word: str) -> Message:
                                                    for w in mine):
         return text(f"You are watching {len(mine)} things already; "
                     f"{ctx.prefix}unwatch one first.")
-    new = ctx.watch(found)
+    new = await ctx.watch(found)
     where = "here" if ctx.incoming.room else "in this DM"
     return text("Watching: " if new else "Still watching: ", *line.parts,
                 f" — I will say {where} when it ends.")
@@ -55,7 +55,7 @@ async def unwatch(ctx, ref: Annotated[str, "ID|NVR"]):
     """Stop following task ID or build NVR."""
     for found in ctx.watches():
         if (ref.isdigit() and found.ref == int(ref)) or found.label == f"build {ref}":
-            ctx.unwatch(found)
+            await ctx.unwatch(found)
             return text(f"Stopped watching {found.label}.")
     return text(f"You are not watching {ref[:60]}; {ctx.prefix}watches lists what you watch.")
 

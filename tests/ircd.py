@@ -146,15 +146,6 @@ class NgIRCd(Daemon):
         wait_for_port(self.tls_port, self.process, self.log)
 
 
-class UnthrottledNgIRCd(NgIRCd):
-    """ngircd with its flood penalty off (it otherwise holds a client to ~3 lines/s)."""
-
-    def __init__(self, workdir: Path):
-        super().__init__(workdir)
-        text = self.config.read_text()
-        self.config.write_text(text.replace("[Limits]\n", "[Limits]\nMaxPenaltyTime = 0\n"))
-
-
 class Atheme(Daemon):
     """atheme services linked to an inspircd: NickServ accounts and SASL PLAIN."""
 
@@ -206,6 +197,16 @@ class Atheme(Daemon):
                     return
             time.sleep(0.02)
         raise IRCdUnavailable(f"atheme did not link to inspircd in {timeout} s: {_tail(self.log)}")
+
+
+class UnthrottledNgIRCd(NgIRCd):
+    """ngircd with its flood penalty off (it otherwise holds a client to ~3 lines/s): for
+    timings that must be the bot's own, not the server's throttle."""
+
+    def __init__(self, workdir: Path):
+        super().__init__(workdir)
+        text = self.config.read_text()
+        self.config.write_text(text.replace("[Limits]\n", "[Limits]\nMaxPenaltyTime = 0\n"))
 
 
 class InspIRCd(Daemon):

@@ -20,9 +20,10 @@ import pika
 from twisted.internet import threads
 
 from kojibot.chat.render import strip_irc_formatting
-from kojibot.state.store import Store, Subscription
+from kojibot.state.store import Subscription
 from tests.busmessages import FEDORA_BUILD, count_events, fedora_build, publish, until
 from tests.ircuser import IRCUser
+from tests.statedb import tables
 
 FAST = "line_rate=1000"
 PACINGS = (FAST, "default")
@@ -91,9 +92,9 @@ async def kill_run(installed, broker: str, port: int, state: str, workdir: Path,
     of the events were shown, so the rest of a backlog is on its way."""
     run = f"{os.getpid()}x{next(_runs)}"
     channel, queue = f"#crash{run}", f"kojibot-crash-{run}"
-    store = Store(state)
-    store.subscribe(Subscription("irc", channel, "package", "crashpkg", frozenset({"complete"})))
-    store.close()
+    seeding = tables(state)
+    seeding.subscribe(Subscription("irc", channel, "package", "crashpkg", frozenset({"complete"})))
+    seeding.db.close()
     config = _config(state, port, channel, queue, broker, line_rate)
     home = workdir / f"home{run}"
     watcher = await IRCUser.connect(port, f"watch{run}"[:16])

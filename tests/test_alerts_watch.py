@@ -25,6 +25,7 @@ from kojibot.relay.outbox import OutboxPump
 from kojibot.relay.router import Relay
 from kojibot.state.store import Alert, Store, WatchRecord
 from tests.busmessages import FEDORA_BUILD, fedora_build
+from tests.statedb import advance, settled, tables
 from txkoji.cache import Cache
 from txkoji.states import TaskState
 from txkoji.testing import HubDouble
@@ -222,13 +223,15 @@ def test_not_mine_leaves_out_the_persons_own_builds():
 
 @pytest.fixture
 def relay_with_alerts(tmp_path, state):
-    store = Store(state)
+    seeding = tables(state)
     hub = FakeHub(tmp_path)
-    store.link("irc", "Alice-Account", "alice_", "alice", "alice-account")
-    store.set_alert(Alert("irc", "alice-account", "owner", "", frozenset({"complete",
-                                                                          "failed"})))
-    store.link("irc", "bob", "bob", "bob", "bob")
-    store.set_alert(Alert("irc", "bob", "owner", "", frozenset({"complete", "failed"})))
+    seeding.link("irc", "Alice-Account", "alice_", "alice", "alice-account")
+    seeding.set_alert(Alert("irc", "alice-account", "owner", "", frozenset({"complete",
+                                                                            "failed"})))
+    seeding.link("irc", "bob", "bob", "bob", "bob")
+    seeding.set_alert(Alert("irc", "bob", "owner", "", frozenset({"complete", "failed"})))
+    seeding.db.close()
+    store = Store(state)
     relay = Relay(store, SubscriptionIndex(), hub)
     relay.routes.append(Alerts(store, relay.koji, relay.owners, relay.reactor).entries)
     return store, relay, hub
@@ -244,7 +247,7 @@ async def test_failed_build_alerts_its_owner_once_with_arch_and_log(relay_with_a
     failed = build_event(7, "bash", 3, task_id=10)
     assert await relay.handle([failed, build_event(8, "gcc", 1, owner="carol")]) == ["ack"] * 2
     await relay.handle([failed])  # redelivered
-    (row,) = store.pending()
+    (row,) = (await store.pending())
     assert (row.target, row.direct) == ("alice_", True)  # the DM of alice's link, nobody else
     assert plain(row) == (
         f"bash-1.0-7.fc41 FAILED (was BUILDING) by alice, took 25m 10s — "
@@ -260,7 +263,7 @@ async def test_with_the_hub_away_alerts_go_at_once_without_details(relay_with_al
     hub.down = False
     hub.task(10, FAILED)
     await relay.handle([build_event(8, "bash", 3, task_id=10)])
-    assert [plain(row) for row in store.pending()] == [
+    assert [plain(row) for row in (await store.pending())] == [
         f"bash-1.0-{n}.fc41 FAILED (was BUILDING) by alice, took 25m 10s — "
         f"{WEB}/buildinfo?buildID={n}" for n in (7, 8)]
     assert hub.requests == []  # after one failed look-up, the next ones wait a minute
@@ -274,7 +277,7 @@ async def test_early_srpm_failure_alerts_from_the_task_event(relay_with_alerts):
     hub.outputs[21] = ["build.log"]
     await relay.handle([task_event(hub, 21, "OPEN", "FAILED", owner="bob"),  # a subtask
                         task_event(hub, 20, "OPEN", "FAILED", owner="bob")])
-    (row,) = store.pending()
+    (row,) = (await store.pending())
     assert row.target == "bob" and row.direct
     assert plain(row) == (f"Task 20 build bash FAILED (was OPEN) by bob, took 5m 00s — "
                           f"{WEB}/taskinfo?taskID=20 — failed: SRPM (build.log: "
@@ -287,7 +290,7 @@ async def test_failed_task_with_a_build_leaves_the_alert_to_the_build(relay_with
     hub.task(30, FAILED)
     hub.builds[9] = {"id": 9, "nvr": "bash-1-9", "task_id": 30, "state": 3}
     await relay.handle([task_event(hub, 30, "OPEN", "FAILED")])
-    assert store.pending() == []
+    assert (await store.pending()) == []
     assert ["listBuilds"] in hub.requests
 
 
@@ -301,7 +304,8 @@ async def test_a_burst_of_alerts_to_one_person_becomes_a_digest_dm(relay_with_al
     pump = OutboxPump(store, {"irc": adapter}, coalesce=5, window=10, reactor=clock,
                       clock=clock.seconds)
     pump.pump()
-    clock.advance(10)
+    await settled(store, pump)
+    await advance(clock, 10, store, pump)
     assert [(r.target.name, r.target.direct) for r in sent] == [("alice_", True)] * 6
     assert sent[-1].message.plain() == ("3 builds completed: bash-1.0-105.fc41, "
                                         "bash-1.0-106.fc41, bash-1.0-107.fc41")
@@ -322,7 +326,7 @@ async def watch_tree(watcher, hub):
     hub.task(42, OPEN, parent=40, method="buildArch", arch="aarch64")
     found = await watcher.look("task", 40)
     found.network, found.identity, found.asker, found.room = "irc", "al", "al_", "#koji"
-    assert watcher.add(found)
+    assert await watcher.add(found)
     return found
 
 
@@ -340,19 +344,19 @@ async def test_bus_events_end_a_tree_watch_once(tmp_path, state):
     await watch_tree(watcher, hub)
     close(hub, 41)
     await relay.handle([task_event(hub, 41, "OPEN", "CLOSED")])
-    assert store.pending() == [] and store.watches()[0].states[41] == [40, CLOSED]
+    assert (await store.pending()) == [] and (await store.watches())[0].states[41] == [40, CLOSED]
     close(hub, 42, 40)
     await relay.handle([task_event(hub, 42, "OPEN", "CLOSED"),
                         task_event(hub, 40, "OPEN", "CLOSED"),
                         task_event(hub, 40, "OPEN", "CLOSED")])  # redelivered
-    (row,) = store.pending()
+    (row,) = (await store.pending())
     assert (row.target, row.direct) == ("#koji", False)
     assert plain(row).startswith("al_: finished: Task 40 build bash [noarch] CLOSED by alice")
     assert "2/2 buildArch closed" in plain(row)
-    assert store.watches() == [] and watcher.watches == {} and queued == [1]
+    assert (await store.watches()) == [] and watcher.watches == {} and queued == [1]
     await relay.handle([task_event(hub, 42, "FREE", "OPEN")])  # stale news of a finished tree
-    clock.advance(600)
-    assert len(store.pending()) == 1
+    await advance(clock, 600, store, watcher)
+    assert len(await store.pending()) == 1
 
 
 @pytest_twisted.ensureDeferred
@@ -362,18 +366,19 @@ async def test_without_events_the_poll_ends_it_and_survives_a_restart(tmp_path, 
     watcher, _ = make_watcher(store, hub, clock, interval=60)
     await watch_tree(watcher, hub)
     watcher.start()
-    clock.advance(60)
-    assert store.pending() == []
+    await advance(clock, 60, store, watcher)
+    assert (await store.pending()) == []
     watcher.stop()
-    again, _ = make_watcher(Store(state), hub, clock, interval=60)
+    restarted = Store(state)
+    again, _ = make_watcher(restarted, hub, clock, interval=60)
     assert next(iter(again.watches.values())).label == "task 40 (build bash)"
     close(hub, 41)
     close(hub, 42, 40, state=FAILED)
     hub.outputs[42] = ["build.log"]
     hub.requests.clear()
     again.start()
-    clock.advance(6)  # a restart checks every watch after one gap
-    (row,) = again.store.pending()
+    await advance(clock, 6, restarted, again)  # a restart checks every watch after one gap
+    (row,) = await restarted.pending()
     assert plain(row).startswith("al_: finished: Task 40 build bash [noarch] FAILED")
     assert plain(row).endswith("failed: aarch64 (build.log: "
                                f"{TOP}work/tasks/42/42/build.log)")
@@ -389,14 +394,14 @@ async def test_one_round_checks_at_most_a_batch_in_one_request(tmp_path, state):
         hub.task(ident, OPEN)
         found = await watcher.look("task", ident)
         found.network, found.identity, found.asker = "irc", "al", "al"
-        watcher.add(found)
+        await watcher.add(found)
     hub.requests.clear()
     watcher.start()
-    clock.advance(60)
+    await advance(clock, 60, store, watcher)
     assert hub.requests == [["getTaskInfo", "getTaskDescendents"] * 3]
-    clock.advance(5)
+    await advance(clock, 5, store, watcher)
     assert len(hub.requests) == 1  # the next round waits a tenth of the interval
-    clock.advance(1)
+    await advance(clock, 1, store, watcher)
     assert hub.requests[1] == ["getTaskInfo", "getTaskDescendents"] * 2
 
 
@@ -408,10 +413,11 @@ async def test_an_old_watch_is_dropped_with_a_note(tmp_path, state):
     hub.task(60, OPEN)
     found = await watcher.look("task", 60)
     found.network, found.identity, found.asker = "irc", "al", "al_"
-    watcher.add(found)
+    await watcher.add(found)
     watcher.start()
-    clock.pump([3600] * 25)
-    (row,) = store.pending()
+    for _ in range(25):
+        await advance(clock, 3600, store, watcher)
+    (row,) = (await store.pending())
     assert row.direct and plain(row) == ("stopped watching task 60 (build bash) after 1 day; "
                                          "it is still OPEN.")
 
@@ -444,7 +450,8 @@ async def test_iam_links_and_shows_and_only_admins_link_others(bot):
     assert await say(bot, "!iam bob bobby", sender="x", account="root") == [
         "Linked bobby to Koji user bob. !alerts on sends a DM when their builds complete or "
         "fail."]
-    assert bot.store.person("irc", "bobby").contact == "bobby"
+    assert bot.alerts.person("irc", "bobby").contact == "bobby"
+    assert (await bot.store.person("irc", "bobby")).contact == "bobby"
 
 
 @pytest_twisted.ensureDeferred

@@ -20,6 +20,7 @@ from kojibot.cli import _networks
 from kojibot.state.store import OutboxEntry
 from tests.busmessages import until
 from tests.ircuser import IRCUser
+from tests.statedb import drained
 from tests.synapse import from_bot, log_lines
 from tests.test_relay import build_change
 
@@ -112,14 +113,14 @@ async def test_subscriptions_need_power_and_relayed_events_reach_the_room(matrix
     assert '<font color="#ff0000" data-mx-color="#ff0000">FAILED</font>' in \
         line["content"]["formatted_body"]
     assert "m.relates_to" not in line["content"]
-    await until(lambda: not matrix.bot.store.pending(), 10)
+    await drained(matrix.bot.store, 10)
 
 
 @pytest_twisted.ensureDeferred
 async def test_a_dm_alert_reaches_the_user_who_can_answer_there(matrix, kojihub):
     alice = matrix.alice
     entry = OutboxEntry("matrix", alice.user_id, True, "alert", to_json(text("your build ended")))
-    matrix.bot.store.record_events([(f"dm-{matrix.n}", [entry])])
+    await matrix.bot.store.record_events([(f"dm-{matrix.n}", [entry])])
     matrix.bot.outbox.kick()
     dm, invite = await alice.wait_invite(matrix.me)
     assert invite.get("is_direct") is True
@@ -133,7 +134,7 @@ async def test_a_dm_alert_reaches_the_user_who_can_answer_there(matrix, kojihub)
     asked = await alice.send(dm, f"see {kojihub.weburl}/taskinfo?taskID={task_id}")
     reply = await alice.wait_event(dm, answer_to(matrix.me, asked))  # a pasted link
     assert reply["content"]["body"].startswith(f"Task {task_id} build ")
-    await until(lambda: not matrix.bot.store.pending(), 10)
+    await drained(matrix.bot.store, 10)
 
 
 @pytest_twisted.ensureDeferred
@@ -185,7 +186,7 @@ async def test_no_plaintext_in_encrypted_rooms(matrix, synapse, kojihub, tmp_pat
     assert "end-to-end encrypted" in note["content"]["body"]
     await alice.send(matrix.room, f"!task {kojihub.facts['builds']['complete']['task_id']}")
     await matrix.bot.relay.handle([build_change(950_000 + matrix.n, package, 1)])
-    await until(lambda: not matrix.bot.store.pending(), 10)  # handled: dropped, logged
+    await drained(matrix.bot.store, 10)  # handled: dropped, logged
     assert [line for line in logged if "not posting in encrypted" in line
             and matrix.room in line and package in line]
     carol = synapse.user(synapse.register(f"carol-{matrix.n}"))

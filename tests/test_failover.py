@@ -15,9 +15,10 @@ import pytest_twisted
 from twisted.internet import threads
 
 from kojibot.adapters.irc.receipts import WINDOW
-from kojibot.state.store import Store, Subscription
+from kojibot.state.store import Subscription
 from tests.busmessages import FEDORA_BUILD, count_events, fedora_build, until
 from tests.ircuser import IRCUser
+from tests.statedb import tables
 from tests.test_relay_crash import paced_publish
 
 TAKEOVER_LIMIT = 15.0
@@ -45,9 +46,9 @@ async def fail_over(how, installed, rabbitmq, ngircd, postgresql, tmp_path):
     """Run the scenario; the seconds from the signal to the new lead joined and speaking."""
     postgresql.empty()
     channel, nick, queue = f"#failover-{how}", f"fo{how}", f"kojibot-failover-{how}"
-    store = Store(postgresql.url)
-    store.subscribe(Subscription("irc", channel, "package", "fopkg", frozenset({"complete"})))
-    store.close()
+    seeding = tables(postgresql.url)
+    seeding.subscribe(Subscription("irc", channel, "package", "fopkg", frozenset({"complete"})))
+    seeding.db.close()
     text = config(postgresql, rabbitmq, ngircd, nick, channel, queue)
     watcher = await IRCUser.connect(ngircd.port, f"fowatch{how}")
     await watcher.join(channel)

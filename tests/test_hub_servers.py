@@ -563,5 +563,5 @@ async def test_bot_task_eta_and_watch(request, shape, bots, kojihub):
     line = await say(bot, f"!watch {building}")
     assert line.startswith(f"Watching: Task {building} build ")
     assert line.endswith(" — I will say here when it ends.")
-    assert [w.ref for w in bot[0].store.watches("irc", "alice")] == [building]
+    assert [w.ref for w in await bot[0].store.watches("irc", "alice")] == [building]
     await bot[0].koji.close()

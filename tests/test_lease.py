@@ -85,22 +85,23 @@ async def test_store_writes_of_a_lead_that_lost_its_term_are_refused(postgresql)
     store = Store(postgresql.url)
     store.fence = old
     entry = OutboxEntry("irc", "#a", False, "one", ["one"])
-    assert store.record_events([("k1", [entry])]) == 1
+    assert await store.record_events([("k1", [entry])]) == 1
     term = old.term
     old.release()
     old.term = term  # it does not know yet: a lead that woke up with its old term
     await new.acquire()
     with pytest.raises(LeaseLost):
-        store.record_events([("k2", [entry])])
+        await store.record_events([("k2", [entry])])
     with pytest.raises(LeaseLost):
-        store.delivered("irc", "#a", [row.id for row in store.pending()])
+        await store.delivered("irc", "#a", [row.id for row in await store.pending()])
     assert losses == ["lost"]
-    assert [row.summary for row in store.pending()] == ["one"]  # nothing written
+    assert [row.summary for row in await store.pending()] == ["one"]  # nothing written
     assert postgresql.query("SELECT key FROM relayed_event") == [("k1",)]
     store.fence = new
-    store.delivered("irc", "#a", [row.id for row in store.pending()])
-    assert store.pending() == []
+    await store.delivered("irc", "#a", [row.id for row in await store.pending()])
+    assert await store.pending() == []
     new.release()
+    store.close()
 
 
 @pytest_twisted.ensureDeferred

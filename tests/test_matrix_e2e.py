@@ -12,8 +12,8 @@ import pytest_twisted
 
 from kojibot import config
 from kojibot.adapters.matrix import crypto
-from tests.busmessages import until
 from tests.e2euser import E2EUser, decrypted_answer
+from tests.statedb import drained
 from tests.synapse import log_lines
 from tests.test_bot_matrix import bot_settings, start_bot
 from tests.test_relay import build_change
@@ -120,7 +120,7 @@ async def test_alerts_go_to_the_encrypted_dm_the_person_opened(
                                        and package in e.source["content"].get("body", ""),
                                        timeout=30)
         assert "COMPLETE" in alert.source["content"]["body"]
-        await until(lambda: not env.bot.store.pending(), 10)
+        await drained(env.bot.store, 10)
         assert not alice.invites  # no second DM room was opened
     finally:
         await alice.close()

@@ -10,9 +10,10 @@ import sqlite3
 import pytest_twisted
 
 from kojibot.chat.message import text, to_json
-from kojibot.state.store import OutboxEntry, Store
+from kojibot.state.store import OutboxEntry
 from tests.busmessages import until
 from tests.holdproxy import HoldingProxy
+from tests.statedb import tables
 from tests.synapse import from_bot
 
 LINE = "resendpkg-1.0-1.fc41 completed"
@@ -44,11 +45,11 @@ async def test_killed_between_the_send_and_its_answer_the_line_appears_once(inst
     try:
         await alice.wait_member(room, account["user_id"], timeout=60)
         assert await bot.stop() == 0
-        store = Store(str(state))
-        store.record_events([("resend-1", [OutboxEntry(
+        seeding = tables(str(state))
+        seeding.record_events([("resend-1", [OutboxEntry(
             "matrix", room, False, "builds completed\tresendpkg-1.0-1.fc41",
             to_json(text(LINE)))])])
-        store.close()
+        seeding.db.close()
         proxy.hold = True
         bot = installed.start(config, home, "--log-level", "info")
         await until(lambda: proxy.held or bot.process.poll() is not None, timeout=60)

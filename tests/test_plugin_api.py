@@ -23,15 +23,16 @@ TEAM_PLUGIN = textwrap.dedent('''
     @command("team adopt", permission="operator")
     async def adopt(ctx: Context, package: str):
         """Post PACKAGE's failures here and alert the asker by DM."""
-        ctx.subscribe("package", package, frozenset({"failed"}))
-        ctx.set_alert("package", package, frozenset({"failed", "complete"}))
+        await ctx.subscribe("package", package, frozenset({"failed"}))
+        await ctx.set_alert("package", package, frozenset({"failed", "complete"}))
         return text(f"{ctx.incoming.room} adopted {package}.")
 
 
     @command("team drop", permission="operator")
     async def drop(ctx: Context, package: str):
         """Forget PACKAGE."""
-        gone = ctx.unsubscribe("package", package) + ctx.remove_alerts("package", package)
+        gone = await ctx.unsubscribe("package", package) + \
+            await ctx.remove_alerts("package", package)
         return text(f"Dropped {package} ({gone} entries).")
 
 

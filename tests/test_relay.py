@@ -15,6 +15,7 @@ from kojibot.state.store import Store, Subscription
 from kojibot.upkeep import Upkeep
 from kojibot.wording.eventnames import DEFAULT_EVENTS, EVENTS
 from tests.busmessages import FEDORA_BUILD, fedora_build
+from tests.statedb import advance, settled, tables
 
 WEB = "https://koji.example.test/koji"
 
@@ -58,10 +59,12 @@ class Recorder:
 
 
 def setup(subs, state):
-    store = Store(state)
+    seeding = tables(state)
     for sub in subs:
-        store.subscribe(sub)
-    index = SubscriptionIndex(store.subscriptions())
+        seeding.subscribe(sub)
+    seeding.db.close()
+    store = Store(state)
+    index = SubscriptionIndex(store.at_open.subscriptions)
     koji = SimpleNamespace(weburl=WEB)
     return store, Relay(store, index, koji)
 
@@ -78,7 +81,7 @@ async def test_matching_event_is_queued_once_per_room(state):
                                    build_change(8, "python-x", 3, owner="carol"),
                                    build_change(9, "gcc", 1, owner="bob")])
     assert outcomes == ["ack", "ack", "ack"]
-    rows = [(r.target, r.message) for r in store.pending()]
+    rows = [(r.target, r.message) for r in (await store.pending())]
     assert [target for target, _ in rows] == ["#a", "#b"]  # #a once, though matched twice
     line = "".join(p if isinstance(p, str) else p["text"] for p in rows[0][1])
     assert line == (f"bash-1.0-7.fc41 COMPLETE (was BUILDING) by alice, took 25m 10s — "
@@ -90,7 +93,7 @@ async def test_redelivery_is_not_queued_twice(state):
     store, relay = setup([sub("#a", "package", "bash")], state)
     await relay.handle([build_change(7, "bash", 1)])
     await relay.handle([build_change(7, "bash", 1)])
-    assert len(store.pending()) == 1
+    assert len(await store.pending()) == 1
 
 
 @pytest_twisted.ensureDeferred
@@ -98,7 +101,7 @@ async def test_event_filters(state):
     store, relay = setup([sub("#a", "package", "bash"),
                           sub("#all", "package", "bash", EVENTS)], state)
     await relay.handle([build_change(7, "bash", 0, old=None)])  # started
-    assert [r.target for r in store.pending()] == ["#all"]
+    assert [r.target for r in (await store.pending())] == ["#all"]
 
 
 @pytest_twisted.ensureDeferred
@@ -108,7 +111,7 @@ async def test_malformed_is_rejected_and_the_rest_delivered(state):
     wrong = Delivery("koji.build.complete", {}, b"\xff\xfe\x00garbage", 2, False)
     outcomes = await relay.handle([bad, build_change(7, "bash", 1), wrong])
     assert outcomes == ["reject", "ack", "reject"]
-    assert len(store.pending()) == 1
+    assert len(await store.pending()) == 1
 
 
 @pytest_twisted.ensureDeferred
@@ -116,7 +119,7 @@ async def test_subscriptions_survive_a_restart(state):
     store, _ = setup([sub("#a", "package", "python-*")], state)
     store.close()
     again = Store(state)
-    index = SubscriptionIndex(again.subscriptions())
+    index = SubscriptionIndex(again.at_open.subscriptions)
     assert [s.room for s in index.match("package", "python-six", "failed")] == ["#a"]
 
 
@@ -140,10 +143,11 @@ async def test_burst_becomes_five_lines_and_one_digest(state):
     clock, adapter = Clock(), Recorder()
     pump = pump_for(store, adapter, clock)
     pump.pump()
+    await settled(store, pump)
     assert len(adapter.replies) == 5
-    clock.advance(10)
+    await advance(clock, 10, store, pump)
     lines = adapter.lines()
-    assert len(lines) == 6 and store.pending() == []
+    assert len(lines) == 6 and (await store.pending()) == []
     assert lines[5] == ("#a", "7 builds completed: bash-1.0-6.fc41, bash-1.0-7.fc41, "
                               "bash-1.0-8.fc41 +4 more")
 
@@ -155,15 +159,18 @@ async def test_rows_wait_for_the_network_and_stay_until_written(state):
     clock, adapter = Clock(), Recorder(ready=False, auto=False)
     pump = pump_for(store, adapter, clock)
     pump.pump()
+    await settled(store, pump)
     assert adapter.replies == []
-    clock.advance(60)
+    await advance(clock, 60, store, pump)
     assert adapter.replies == [] and clock.getDelayedCalls() == []  # no polling meanwhile
     adapter.ready = True
-    clock.advance(0)  # the network's return wakes the outbox at once
-    assert len(adapter.replies) == 2 and len(store.pending()) == 2  # handed, not yet written
+    await advance(clock, 0, store, pump)  # the network's return wakes the outbox at once
+    # handed, not yet written
+    assert len(adapter.replies) == 2 and len(await store.pending()) == 2
     adapter.replies[0].sent()
-    assert [r.target for r in store.pending()] == ["#a"]
-    clock.advance(1)
+    await settled(store, pump)
+    assert [r.target for r in (await store.pending())] == ["#a"]
+    await advance(clock, 1, store, pump)
     assert len(adapter.replies) == 2  # the unwritten one is not handed twice
 
 
@@ -175,10 +182,12 @@ async def test_rows_beyond_the_in_flight_limit_wait_without_becoming_a_digest(st
     pump = OutboxPump(store, {"irc": adapter}, coalesce=1000, window=10, reactor=clock,
                       clock=clock.seconds)
     pump.pump()
+    await settled(store, pump)
     assert len(adapter.replies) == 50  # the in-flight limit
     for reply in list(adapter.replies):
         reply.sent()
-    clock.advance(AFTER_WRITTEN)  # the written lines share one look
+    await settled(store, pump)
+    await advance(clock, AFTER_WRITTEN, store, pump)  # the written lines share one look
     lines = adapter.lines()
     assert len(lines) == 60 and not [text for _, text in lines if "builds completed" in text]
 
@@ -191,12 +200,13 @@ async def test_broken_and_fixed_are_the_turns_of_a_packages_outcome(state):
     for build_id, new in sequence:
         await relay.handle([build_change(build_id, "bash", new)])
     await relay.handle([build_change(2, "bash", 3)])  # a redelivery changes nothing
-    turns = [(r.target, r.message[0]["text"]) for r in store.pending() if r.target == "#turns"]
+    turns = [(r.target, r.message[0]["text"]) for r in await store.pending()
+             if r.target == "#turns"]
     assert turns == [("#turns", "bash-1.0-2.fc41"), ("#turns", "bash-1.0-4.fc41"),
                      ("#turns", "bash-1.0-6.fc41")]
-    assert len([r for r in store.pending() if r.target == "#fails"]) == 3
-    assert store.note_outcome("bash", "", 6, "FAILED") == "COMPLETE"
-    assert store.note_outcome("bash", "", 5, "FAILED") is None  # older news
+    assert len([r for r in (await store.pending()) if r.target == "#fails"]) == 3
+    assert await store.note_outcome("bash", "", 6, "FAILED") == "COMPLETE"
+    assert await store.note_outcome("bash", "", 5, "FAILED") is None  # older news
 
 
 @pytest_twisted.ensureDeferred
@@ -212,8 +222,8 @@ async def test_package_list_changes_reach_packages_subscriptions(state):
 
     await relay.handle([change("add", 1), change("unblock", 2), change("block", 3)])
     lines = ["".join(p if isinstance(p, str) else p["text"] for p in r.message)
-             for r in store.pending()]
-    assert [r.target for r in store.pending()] == ["#pl", "#pl"]
+             for r in (await store.pending())]
+    assert [r.target for r in (await store.pending())] == ["#pl", "#pl"]
     assert lines == [f"python-six added to f41 by releng (owner alice) — "
                      f"{WEB}/packageinfo?packageID=python-six",
                      f"python-six blocked in f41 by releng — "

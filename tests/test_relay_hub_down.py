@@ -15,6 +15,7 @@ from kojibot.bus.consumer import Delivery
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.router import Relay
 from kojibot.state.store import Store, Subscription
+from tests.statedb import tables
 from tests.test_messages import proton_json
 
 EVENTS = 200
@@ -39,10 +40,10 @@ async def test_two_hundred_events_with_uncached_owners_pass_in_under_five_second
     port = reactor.listenTCP(0, protocol.Factory.forProtocol(Silent), interface="127.0.0.1")
     koji = txkoji.Connection(server=f"http://127.0.0.1:{port.getHost().port}/kojihub",
                              weburl="https://koji.example.test/koji", timeout=60)
+    tables(state).subscribe(Subscription("irc", "#hung", "package", "hungpkg",
+                                         frozenset({"complete"})))
     store = Store(state)
-    store.subscribe(Subscription("irc", "#hung", "package", "hungpkg",
-                                 frozenset({"complete"})))
-    relay = Relay(store, SubscriptionIndex(store.subscriptions()), koji)
+    relay = Relay(store, SubscriptionIndex(store.at_open.subscriptions), koji)
     started = time.monotonic()
     try:
         outcomes = []
@@ -54,7 +55,7 @@ async def test_two_hundred_events_with_uncached_owners_pass_in_under_five_second
         await koji.close()
         await port.stopListening()
     assert outcomes == ["ack"] * EVENTS
-    lines = [json.dumps(row.message) for row in store.pending()]
+    lines = [json.dumps(row.message) for row in await store.pending()]
     assert len(lines) == EVENTS
     assert all(f"by user {7000 + n}" in line for n, line in enumerate(lines))
     assert took < 5, f"{EVENTS} events took {took:.1f} s with the hub hung"

@@ -13,6 +13,7 @@ import pytest
 from kojibot.state.backends import connect
 from kojibot.state.migrations import MIGRATIONS, StateTooNew
 from kojibot.state.store import OutboxEntry, Store
+from tests.statedb import tables
 
 RELEASED = Path(__file__).parent / "data" / "state" / "kojibot-0.1.0.sqlite3"
 
@@ -28,27 +29,29 @@ def test_a_state_file_of_0_1_0_keeps_every_row(tmp_path):
     assert version(path) == 0
     for _ in range(2):  # the second open finds nothing to do
         store = Store(str(path))
+        store.close()
+        read = tables(str(path))
         subs = {(s.network, s.room, s.kind, s.pattern, frozenset(s.events), s.created_by)
-                for s in store.subscriptions()}
+                for s in store.at_open.subscriptions}
         assert subs == {
             ("irc", "#fedora-python", "package", "python-*", frozenset({"complete", "failed"}),
              "alice"),
             ("irc", "#fedora-releng", "tag", "f41-updates", frozenset({"tagged"}), "bob"),
             ("matrix", "!room:example.org", "owner", "alice",
              frozenset({"complete", "failed", "started"}), "@alice:example.org")}
-        assert {(p.network, p.identity, p.contact, p.koji_user) for p in store.people()} == {
+        assert {(p.network, p.identity, p.contact, p.koji_user) for p in store.at_open.people} == {
             ("irc", "alice", "Alice", "alice"),
             ("matrix", "@bob:example.org", "@bob:example.org", "bob")}
         assert {(a.network, a.identity, a.kind, a.pattern, frozenset(a.events))
-                for a in store.alerts()} == {
+                for a in store.at_open.alerts} == {
             ("irc", "alice", "owner", "", frozenset({"complete", "failed"})),
             ("matrix", "@bob:example.org", "package", "bash", frozenset({"failed"}))}
-        watches = {(w.kind, w.ref): w for w in store.watches()}
+        watches = {(w.kind, w.ref): w for w in store.at_open.watches}
         assert watches[("task", 123456)].states == {123456: [None, 1], 123457: [123456, 1]}
         assert watches[("task", 123456)].room == "#fedora-python"
         assert watches[("build", 4242)].room is None
-        assert [row.summary for row in store.pending()] == ["bash-5.2-1.fc41 complete"]
-        store.close()
+        assert [row.summary for row in read.pending()] == ["bash-5.2-1.fc41 complete"]
+        read.db.close()
         assert version(path) == len(MIGRATIONS)
 
 
@@ -78,7 +81,9 @@ def test_a_file_from_a_newer_release_is_refused_in_one_line(tmp_path, installed)
 def test_a_new_postgresql_database_gets_the_latest_schema_once(postgresql):
     postgresql.empty()
     first, second = Store(postgresql.url), Store(postgresql.url)  # the second finds it done
-    assert first.db.schema_version() == second.db.schema_version() == len(MIGRATIONS)
+    assert postgresql.query("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND application_name = 'kojibot'") == [
+        (2 * len(first.lanes),)]
     assert postgresql.query("SELECT version FROM schema_version") == [(len(MIGRATIONS),)]
     assert postgresql.query(
         "SELECT data_type FROM information_schema.columns WHERE table_name = 'outbox'"
@@ -117,7 +122,8 @@ def test_lines_queued_before_the_room_ordered_outbox_go_first_and_once(state):
                    [("irc", room, 0, f"builds completed\t{nvr}", json.dumps([nvr]), 1.0)
                     for room, nvr in (("#b", "old-1"), ("#a", "old-2"), ("#b", "old-3"))])
     db.close()
-    store = Store(state)
+    Store(state).close()
+    store = tables(state)
     store.record_events([("new", [OutboxEntry("irc", "#b", False, "builds completed\tnew-1",
                                               ["new-1"])])])
     assert [(row.target, row.message) for row in store.pending()] == [
@@ -125,4 +131,4 @@ def test_lines_queued_before_the_room_ordered_outbox_go_first_and_once(state):
     first_of_b = store.pending("irc", "#b", 2)
     store.delivered("irc", "#b", [row.id for row in first_of_b])
     assert [row.message for row in store.pending()] == [["old-2"], ["new-1"]]
-    store.close()
+    store.db.close()

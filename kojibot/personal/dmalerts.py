@@ -11,13 +11,14 @@ the outbox coalesces bursts to one person into digest DMs.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
 from kojibot.chat.message import Message, to_json
 from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
-from kojibot.state.store import Alert, OutboxEntry, Store, Subscription
+from kojibot.state.store import Alert, OutboxEntry, Person, Store, Subscription
 from kojibot.wording import describe
 from kojibot.wording.eventnames import EVENT_OF_STATE, NOT_MINE, event_word, past_tense
 from kojibot.wording.failures import failure_details
@@ -85,7 +86,9 @@ class AlertIndex:
 
 
 class Alerts:
-    """The relay route that queues DM alerts; ``reload`` after a person's settings change."""
+    """The relay route that queues DM alerts. It holds everyone's link and alerts in memory
+    (loaded at start, kept in step by the writes through ``remember``, ``set`` and
+    ``removed``), so reading them never waits on the database."""
 
     def __init__(self, store: Store, koji: Any, owners: OwnerNames, reactor=None):
         self.store = store
@@ -93,21 +96,42 @@ class Alerts:
         self.owners = owners
         self.hub = HubWait(HUB_WAIT, reactor)
         self.index = AlertIndex()
-        self.contacts: dict[tuple[str, str], str] = {}
-        for person in store.people():
-            self._load(person.network, person.identity)
+        self.people: dict[tuple[str, str], Person] = {}
+        self.settings: dict[tuple[str, str], dict[tuple[str, str], Alert]] = defaultdict(dict)
+        for alert in store.at_open.alerts:
+            self.settings[(alert.network, alert.identity)][(alert.kind, alert.pattern)] = alert
+        for person in store.at_open.people:
+            self.remember(person)
 
-    def reload(self, network: str, identity: str) -> None:
-        self._load(network, identity.lower())
+    def person(self, network: str, identity: str) -> Person | None:
+        return self.people.get((network, identity.lower()))
 
-    def _load(self, network: str, identity: str) -> None:
-        person = self.store.person(network, identity)
-        if person is None:
-            self.index.set_person(network, identity, None, ())
-            return
-        self.contacts[(network, identity)] = person.contact
-        self.index.set_person(network, identity, person.koji_user,
-                              self.store.alerts(network, identity))
+    def of(self, network: str, identity: str) -> list[Alert]:
+        """A person's alerts, by kind and pattern."""
+        alerts = self.settings.get((network, identity.lower()), {})
+        return [alerts[key] for key in sorted(alerts)]
+
+    def remember(self, person: Person) -> None:
+        """A person's link or contact as now written."""
+        self.people[(person.network, person.identity)] = person
+        self._index(person.network, person.identity)
+
+    def set(self, alert: Alert) -> None:
+        self.settings[(alert.network, alert.identity)][(alert.kind, alert.pattern)] = alert
+        self._index(alert.network, alert.identity)
+
+    def removed(self, network: str, identity: str, kind: str | None = None,
+                pattern: str | None = None) -> None:
+        """A person's alerts as ``Store.remove_alerts`` left them."""
+        alerts = self.settings.get((network, identity), {})
+        for key in [key for key in alerts if kind is None or key == (kind, pattern or "")]:
+            del alerts[key]
+        self._index(network, identity)
+
+    def _index(self, network: str, identity: str) -> None:
+        person = self.people.get((network, identity))
+        self.index.set_person(network, identity, person.koji_user if person else None,
+                              self.of(network, identity) if person else ())
 
     async def entries(self, event: messages.Event) -> list[OutboxEntry]:
         """One DM per person whose alerts match the event."""
@@ -127,8 +151,9 @@ class Alerts:
             return []
         message, summary = await self._render(event, owner, name)
         data = to_json(message)
-        return [OutboxEntry(network, self.contacts[(network, identity)], True, summary, data)
-                for network, identity in people if (network, identity) in self.contacts]
+        return [OutboxEntry(network, self.people[(network, identity)].contact, True, summary,
+                            data) for network, identity in people if (network, identity) in
+                self.people]
 
     async def _render(self, event: messages.Event, owner: str | None,
                       name: str) -> tuple[Message, str]:

@@ -64,11 +64,11 @@ class Watcher:
         self.watches: dict[int, WatchRecord] = {}
         self.by_key: dict[tuple[str, int], set[int]] = defaultdict(set)
         self._finishing: set[int] = set()
-        self._polling = False
+        self.polling = False  # a round is under way
         self._running = False
         self._call = None
         now = clock()
-        for watch in store.watches():
+        for watch in store.at_open.watches:
             self._index(watch)
             self.schedule.plan(watch.id, now, soon=True)  # events may have gone by meanwhile
 
@@ -105,9 +105,15 @@ class Watcher:
         merge_all(watch, seen)
         return watch
 
-    def add(self, watch: WatchRecord) -> bool:
+    def of(self, network: str, identity: str) -> list[WatchRecord]:
+        """A person's watches, oldest first, each with what is known of it now."""
+        return sorted((watch for watch in self.watches.values()
+                       if watch.network == network and watch.identity == identity),
+                      key=lambda watch: watch.id)
+
+    async def add(self, watch: WatchRecord) -> bool:
         """Keep ``watch`` (not done) until it ends; False if that person had it already."""
-        new = self.store.add_watch(watch)
+        new = await self.store.add_watch(watch)
         known = self.watches.get(watch.id)
         if known is not None:
             known.asker, known.room = watch.asker, watch.room
@@ -117,9 +123,9 @@ class Watcher:
             self._arm()
         return new
 
-    def remove(self, watch: WatchRecord) -> bool:
+    async def remove(self, watch: WatchRecord) -> bool:
         self._forget(self.watches.get(watch.id, watch))
-        return self.store.remove_watch(watch.id)
+        return await self.store.remove_watch(watch.id)
 
     # Bus events (a relay route: its writes are done before the delivery is acked)
 
@@ -148,7 +154,7 @@ class Watcher:
             if is_done(watch):
                 await self._finish(watch)
                 continue
-            self.store.save_watch_states(watch)
+            await self.store.save_watch_states(watch)
             if is_final(watch, watch.ref):  # the root ended, some subtask not yet
                 self._prompt((watch_id,))
         return []
@@ -175,7 +181,7 @@ class Watcher:
 
     def _arm(self) -> None:
         delay = self.schedule.next_round(self.clock())
-        if delay is None or not self._running or self._polling:
+        if delay is None or not self._running or self.polling:
             return  # a round under way arms the next one when it ends
         if self._call is not None and self._call.active():
             if self._call.getTime() <= self.reactor.seconds() + delay:
@@ -191,13 +197,13 @@ class Watcher:
 
     async def poll(self) -> None:
         """One round: check the due watches (at most a batch) in one hub request."""
-        if self._polling:
+        if self.polling:
             return
-        self._polling = True
+        self.polling = True
         try:
             await self._poll(self.clock())
         finally:
-            self._polling = False
+            self.polling = False
 
     async def _poll(self, now: float) -> None:
         self.schedule.last_round = now
@@ -241,7 +247,7 @@ class Watcher:
             if is_done(watch):  # also one whose report could not be queued before
                 await self._finish(watch)
             elif changed:
-                self.store.save_watch_states(watch)
+                await self.store.save_watch_states(watch)
 
     # The end
 
@@ -254,7 +260,7 @@ class Watcher:
             message = await self._report(watch, note)
             entry = OutboxEntry(watch.network, watch.room or watch.asker, watch.room is None,
                                 f"watches ended\t{watch.label}", to_json(message))
-            if self.store.finish_watch(watch.id, [entry]):
+            if await self.store.finish_watch(watch.id, [entry]):
                 self.on_queued()
         except Exception:  # noqa: BLE001 - kept: the next poll tries again
             log.failure("finishing the watch on {label} failed", label=watch.label)

@@ -28,6 +28,8 @@ class SubscriptionIndex:
             defaultdict(list)
         self._longest_prefix = 0
         self._wanted: Counter[str] = Counter()  # subscriptions per event word
+        self._rooms: dict[tuple[str, str], dict[tuple[str, str], Subscription]] = \
+            defaultdict(dict)
         for sub in subscriptions:
             self.add(sub)
 
@@ -45,6 +47,7 @@ class SubscriptionIndex:
         else:
             self._exact[(sub.kind, pattern)].append(sub)
         self._wanted.update(sub.events)
+        self._rooms[(sub.network, sub.room)][(sub.kind, pattern)] = sub
 
     def wants(self, event: str) -> bool:
         """Whether any subscription wants ``event``: spares look-ups nobody asked for."""
@@ -68,6 +71,16 @@ class SubscriptionIndex:
             self._exact[key] = [s for s in self._exact[key] if keep(s)]
         for old in gone:
             self._wanted.subtract(old.events)
+        room = self._rooms.get((sub.network, sub.room))
+        if room is not None:
+            room.pop((sub.kind, pattern), None)
+            if not room:
+                del self._rooms[(sub.network, sub.room)]
+
+    def in_room(self, network: str, room: str) -> list[Subscription]:
+        """A room's subscriptions, by kind and pattern."""
+        subs = self._rooms.get((network, room), {})
+        return [subs[key] for key in sorted(subs)]
 
     def match(self, kind: str, name: str | None, event: str) -> list[Subscription]:
         """Subscriptions of ``kind`` whose pattern matches ``name`` and that want ``event``."""

@@ -13,6 +13,7 @@ import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Mapping
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from kojibot.chat.message import from_json
@@ -47,6 +48,7 @@ class OutboxPump:
         self.held_since: dict[tuple[str, str], float] = {}
         self._waking: set[str] = set()  # networks whose return will wake the pump
         self._call = None
+        self.looking = self._again = False  # a look is under way; another is due after it
         self.sent = 0  # rows written to chat since start (a digest line writes several)
         self.depth = 0  # rows waiting, as the last look saw them
         self.oldest: dict[str, float] = {}  # per network: when its oldest waiting row was queued
@@ -67,11 +69,33 @@ class OutboxPump:
             self._call.cancel()
 
     def pump(self) -> None:
+        """Look at the outbox now, or right after the look under way (the store answers
+        off the reactor thread: a look may take a while, and looks never overlap)."""
+        if self.looking:
+            self._again = True
+            return
+        self.looking = True
+        looked = defer.Deferred.fromCoroutine(self._look())
+        looked.addErrback(self._failed)
+        looked.addBoth(self._looked)
+
+    def _failed(self, failure) -> None:
+        log.failure("reading the outbox failed; looking again in {delay} s", failure,
+                    delay=RETRY)
+        self.kick(RETRY)
+
+    def _looked(self, _) -> None:
+        self.looking = False
+        if self._again:
+            self._again = False
+            self.kick()
+
+    async def _look(self) -> None:
         """Rows are read only for rooms that may send now, and of those only the first
         ones (the whole held batch is read when its digest is due): a look during a backlog
         of a hundred rooms costs one count, not a hundred reads."""
         now = self.clock()
-        targets = self.store.outbox_targets()
+        targets = await self.store.outbox_targets()
         self.depth = sum(count for count, _ in targets.values())
         self.oldest = {}
         next_look: float | None = None
@@ -90,9 +114,9 @@ class OutboxPump:
                 delay = RETRY  # a row written pumps sooner
             else:
                 head = self.flying[key] + self.coalesce + 1
-                rows = [row for row in self.store.pending(*key, head)
+                rows = [row for row in await self.store.pending(*key, head)
                         if row.id not in self.in_flight]
-                delay = self._send(adapter, key, rows, now, complete=count <= head) \
+                delay = await self._send(adapter, key, rows, now, complete=count <= head) \
                     if rows else None
             if delay is not None:
                 next_look = delay if next_look is None else min(next_look, delay)
@@ -112,7 +136,7 @@ class OutboxPump:
 
         adapter.when_ready().addCallback(back)
 
-    def _send(self, adapter: Adapter, key: tuple[str, str], rows: list[OutboxRow],
+    async def _send(self, adapter: Adapter, key: tuple[str, str], rows: list[OutboxRow],
               now: float, complete: bool = True) -> float | None:
         """Hand what may go now to the adapter; seconds until the next look, if needed.
         *rows* are the room's first rows waiting (all of them if *complete*)."""
@@ -133,7 +157,8 @@ class OutboxPump:
             return started + self.window - now
         del self.held_since[key]
         if not complete:
-            held = [row for row in self.store.pending(*key, self.flying[key] + DIGEST_MAX)
+            held = [row for row in await self.store.pending(*key,
+                                                             self.flying[key] + DIGEST_MAX)
                     if row.id not in self.in_flight][:DIGEST_MAX]
         message = from_json(held[0].message) if len(held) == 1 else digest_line(
             [row.summary for row in held])
@@ -148,10 +173,17 @@ class OutboxPump:
         self.flying[key] += len(ids)
 
         def written() -> None:
-            self.store.delivered(*key, ids)
             self.sent += len(ids)
             self.depth -= len(ids)
             self.moved[key[0]] = self.clock()
+            forgotten = self.store.delivered(*key, ids)
+            forgotten.addErrback(lambda failure: log.failure(
+                "forgetting {count} written row(s) failed", failure, count=len(ids)))
+            forgotten.addCallback(lambda _: landed())
+
+        def landed() -> None:
+            """Rows stay in flight until their delete lands: a look reading the outbox
+            meanwhile must not send them again."""
             self.in_flight.difference_update(ids)
             self.flying[key] -= len(ids)
             self.kick(AFTER_WRITTEN)

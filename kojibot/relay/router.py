@@ -2,7 +2,7 @@
 
 The AMQP consumer hands over batches; each event is parsed (txkoji.messages), matched
 against the subscription index, rendered once, and queued for every matching room in
-one SQLite transaction together with its dedupe key. Only then are the deliveries acked.
+one transaction together with its dedupe key. Only then are the deliveries acked.
 Further routes (DM alerts, watches) see every event and add their entries to the same
 transaction.
 """
@@ -74,7 +74,7 @@ class Relay:
                     entries.extend(await self._route(route, event))
             if entries:
                 records.append((event.dedupe_key, entries))
-        new = self.store.record_events(records) if records else 0
+        new = await self.store.record_events(records) if records else 0
         if new:
             self.relayed += new
             self.on_queued()
@@ -144,8 +144,8 @@ class Relay:
             task = await self.target_wait(lambda: self.koji.getTaskInfo(task_id, request=True),
                                           None, f"target of task {task_id}")
             target = getattr(task, "target", None)
-        return self.store.note_outcome(build.package_name, str(target or ""),
-                                       build.record_id, event.new)
+        return await self.store.note_outcome(build.package_name, str(target or ""),
+                                             build.record_id, event.new)
 
     async def _why(self, task_id: int | None) -> list:
         """`` — why: REASON`` of a failed build's task, within WHY_WAIT."""

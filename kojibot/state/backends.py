@@ -18,6 +18,9 @@ from typing import Any
 
 POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT = 10  # seconds to reach PostgreSQL before giving up
+# Seconds an SQLite write waits for another process's lock before it fails: it waits on the
+# store's own thread (kojibot.state.lanes), where waiting stops nothing else.
+BUSY_WAIT = 60.0
 
 
 def is_postgresql(location: str) -> bool:
@@ -53,7 +56,7 @@ class SQLite(Database):
     def __init__(self, path: str):
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_WAIT)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
 

@@ -1,17 +1,20 @@
 """Which of several kojibots sharing one PostgreSQL database leads: only the lead connects
 to chat, consumes the bus, drains the outbox and polls watches; the others wait as standbys.
 
-The lead holds a session-level advisory lock on a connection of its own, and the term it
-wrote into the ``lease`` row when it took the lock. A kojibot killed outright loses the lock
-with its connection at once. A hung one (stopped, a frozen machine) loses it when PostgreSQL
-ends its session after ``seconds`` without a query (``idle_session_timeout``; TCP keepalives
-cover a machine that vanished). A standby asks for the lock every second.
+The lead holds a session-level advisory lock on a connection of its own, used on a thread of
+its own (a lane, kojibot.state.lanes), so no other query, however slow, delays it; and the
+term it wrote into the ``lease`` row when it took the lock. A kojibot killed outright loses
+the lock with its connection at once. A hung one (stopped, a frozen machine) loses it when
+PostgreSQL ends its session after ``seconds`` without a query (``idle_session_timeout``; TCP
+keepalives cover a machine that vanished). A standby asks for the lock every second.
 
-Fencing: the lead queries its connection every ``seconds / 4``; it may send to chat only
-until ``seconds - MARGIN`` after the start of its last good query (by its own clock),
-which is before PostgreSQL can end its session; and each store transaction checks the term
-(kojibot.state.store). A lead that finds it lost the lock exits with status 3, for its
-supervisor to start it again as a standby.
+Fencing: every ``seconds / 4`` the lead asks PostgreSQL whether its session still holds the
+lock (``pg_locks``: no table is read, so a table lock cannot hold the answer up); it may send
+to chat only until ``seconds - MARGIN`` after the start of its last good answer (by its own
+clock), which is before PostgreSQL can end its session; and each store transaction checks the
+term (kojibot.state.tables). A lead that finds it lost the lock, or that had no answer for
+``seconds`` (the database is down or unreachable), steps down: ``on_lost`` (default: exit
+with status 3, for its supervisor to start it again as a standby).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from twisted.internet import task
 from twisted.logger import Logger
 
 from kojibot.state.backends import PostgreSQL, error_line, errors
+from kojibot.state.lanes import Lane
 from kojibot.state.migrations import migrate
 
 log = Logger(namespace="kojibot.lease")
@@ -34,6 +38,10 @@ LOCK = 0x6B6F6A69_626F74  # "koji" "bot"
 POLL = 1.0  # seconds between a standby's asks
 MARGIN = 1.0  # seconds the lead stops sending before PostgreSQL may end its session
 EXIT_LOST = 3
+# Whether this session holds LOCK: pg_locks shows a bigint key as two 32-bit halves
+HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        f" AND pid = pg_backend_pid() AND classid = {LOCK >> 32}"
+        f" AND objid = {LOCK & 0xFFFFFFFF} AND objsubid = 1")
 
 
 def _since_boot() -> float:
@@ -60,7 +68,10 @@ class Lease:
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self.term: int | None = None
         self.valid_until = 0.0
+        self._answered = 0.0  # when the last good renewal started
+        self._asking = False
         self._db: PostgreSQL | None = None
+        self._lane = Lane("lease", lambda: self, lambda _: self._close(), reactor)
         self._renewing: task.LoopingCall | None = None
         self._last_error: str | None = None
 
@@ -71,8 +82,16 @@ class Lease:
     async def acquire(self) -> int:
         """Wait until this process leads; its term."""
         log.info("waiting for the lead on the state database (standby)")
-        while not self._try():
+        while True:
+            started = self.clock()
+            term, why = await self._lane.run(Lease._try)
+            if term is not None:
+                break
+            if why is not None:
+                self._report(why)
             await task.deferLater(self.reactor, POLL, lambda: None)
+        self.term, self._answered = term, started
+        self.valid_until = started + self.seconds - MARGIN
         log.info("leading as term {term} ({holder})", term=self.term, holder=self.holder)
         self._renewing = task.LoopingCall(self._renew)
         self._renewing.clock = self.reactor
@@ -91,37 +110,58 @@ class Lease:
             migrate(self._db)  # the lease table is part of the schema
         return self._db
 
-    def _try(self) -> bool:
-        started = self.clock()
+    def _try(self) -> tuple[int | None, str | None]:
+        """On the lease's thread: (the new term, None) if this process leads now, else
+        (None, why not if the database could not be asked)."""
         try:
             db = self._connection()
             if not db.execute("SELECT pg_try_advisory_lock(?)", (LOCK,)).fetchone()[0]:
-                return False
+                return None, None
             with db.transaction():
-                self.term = db.execute(
+                return db.execute(
                     "INSERT INTO lease (name, term, holder, since) VALUES ('active', 1, ?, ?)"
                     " ON CONFLICT (name) DO UPDATE SET term = lease.term + 1,"
                     " holder = excluded.holder, since = excluded.since RETURNING term",
-                    (self.holder, time.time())).fetchone()[0]
+                    (self.holder, time.time())).fetchone()[0], None
         except errors() as exc:
-            self._report(f"cannot reach the state database: {error_line(exc)}")
             self._close()
-            return False
-        self.valid_until = started + self.seconds - MARGIN
-        return True
+            return None, f"cannot reach the state database: {error_line(exc)}"
+
+    def _held(self) -> str | None:
+        """On the lease's thread: why the lock is not ours any more (None: it is)."""
+        db = self._db
+        if db is None:
+            return "the lease connection is closed"
+        try:
+            if not db.execute(HELD).fetchone()[0]:
+                return "the lease's lock is not held by this session any more"
+        except errors() as exc:
+            return f"the lease connection failed: {error_line(exc)}"
+        return None
 
     def _renew(self) -> None:
+        """On the reactor: ask again unless the last ask is still out; step down once
+        no answer came for ``seconds``."""
         started = self.clock()
-        try:
-            row = self._connection().execute(
-                "SELECT term FROM lease WHERE name = 'active'").fetchone()
-        except errors() as exc:
-            self.lost(f"the lease connection failed: {error_line(exc)}")
+        if started - self._answered >= self.seconds:
+            self.lost(f"the state database did not answer the lease's query for "
+                      f"{started - self._answered:.1f} s")
             return
-        if row is None or row[0] != self.term:
-            self.lost(f"term {row[0] if row else None} leads now")
+        if self._asking:
             return
-        self.valid_until = started + self.seconds - MARGIN
+        self._asking = True
+
+        def answered(why: str | None) -> None:
+            self._asking = False
+            if self.term is None:
+                return
+            if why is not None:
+                self.lost(why)
+                return
+            self._answered = max(self._answered, started)
+            self.valid_until = self._answered + self.seconds - MARGIN
+
+        self._lane.run(Lease._held).addCallback(answered)
 
     def lost(self, why: str) -> None:
         """Stop sending at once and step down."""
@@ -130,17 +170,19 @@ class Lease:
         log.critical("lost the lead (term {term}): {why}; exiting to wait as a standby",
                      term=self.term, why=why)
         self.term = None
-        if self._renewing is not None and self._renewing.running:
-            self._renewing.stop()
-        self._close()
+        self._stop_renewing()
+        self._lane.run(Lease._close)  # after any query still waiting there
         self.on_lost()
 
     def release(self) -> None:
         """Give the lead up (a clean stop): a standby takes over at once."""
+        self._stop_renewing()
+        self.term = None
+        self._lane.run(Lease._close)
+
+    def _stop_renewing(self) -> None:
         if self._renewing is not None and self._renewing.running:
             self._renewing.stop()
-        self.term = None
-        self._close()
 
     def _close(self) -> None:
         if self._db is not None:

@@ -1,369 +1,178 @@
-"""The bot's state: subscriptions, relayed-event keys, the outbox, and per person the Koji
-identity link, DM alerts and watches.
+"""The bot's state, asked for off the reactor thread: every call returns a Deferred.
 
-One small interface over an SQLite file or a PostgreSQL database (``[bot] state``, see
-kojibot.state.backends), brought to the current schema at open (kojibot.state.migrations).
-Writes that belong together (an event's outbox rows and its dedupe key) commit in one
-transaction. When several kojibots share the database, ``fence`` is the lead's lease
-(kojibot.state.lease): each transaction then first checks in the database that the lead is
-still ours, so a bot that lost it writes nothing.
+The queries (kojibot.state.tables) run on lanes (kojibot.state.lanes), each one thread with
+its own connection. SQLite has one lane: one connection, every write in the order asked.
+PostgreSQL has a lane per group of tables, so a lock on one table holds up only the queries
+on that table's lane; within a lane, writes land in the order asked. The bot reads from its
+in-memory indexes (built from ``at_open`` and kept in step by the writes); only a caller
+that needs a write done waits for it, and only on its own Deferred.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
-from kojibot.state.backends import Database, connect
+from twisted.internet import defer
+from twisted.python.failure import Failure
+
+from kojibot.state.backends import connect, is_postgresql
+from kojibot.state.lanes import Lane
 from kojibot.state.migrations import migrate
+from kojibot.state.records import (
+    Alert,
+    Fence,
+    LeaseLost,
+    OutboxEntry,
+    OutboxRow,
+    Person,
+    Snapshot,
+    Subscription,
+    WatchRecord,
+)
+from kojibot.state.tables import Tables
 
+__all__ = ["Alert", "Fence", "LeaseLost", "OutboxEntry", "OutboxRow", "Person", "Snapshot",
+           "Store", "Subscription", "Tables", "WatchRecord"]
 
-@dataclass(frozen=True)
-class Subscription:
-    network: str
-    room: str
-    kind: str  # "package", "tag" or "owner"
-    pattern: str  # a name or a glob
-    events: frozenset[str]
-    id: int | None = None
-    created_by: str | None = None
-
-
-@dataclass(frozen=True)
-class OutboxEntry:
-    """A message to queue: where it goes, a short summary for digests, the message parts."""
-
-    network: str
-    target: str
-    direct: bool
-    summary: str
-    message: list
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    network: str
-    target: str
-    direct: bool
-    summary: str  # a short form of the event for digest lines
-    message_json: str  # the message parts as stored (see kojibot.chat.message.to_json)
-    created: float
-
-    @property
-    def message(self) -> list:
-        """The message parts, read only when the row goes out as its own line (a row that
-        goes into a digest is not parsed at all)."""
-        return json.loads(self.message_json)
-
-
-@dataclass(frozen=True)
-class Person:
-    """Someone the bot sends DMs to. ``identity`` is lower-case (account, nick or user id);
-    ``contact`` is where a DM reaches them (the nick as last seen on IRC)."""
-
-    network: str
-    identity: str
-    contact: str
-    koji_user: str | None = None
-    linked_by: str | None = None
-
-
-@dataclass(frozen=True)
-class Alert:
-    """A person's DM alert: builds of their linked Koji user (kind "owner", pattern "") or
-    of a package (kind "package", pattern a name or glob)."""
-
-    network: str
-    identity: str
-    kind: str
-    pattern: str
-    events: frozenset[str]
-
-
-@dataclass
-class WatchRecord:
-    """A watch on one task tree or build. ``states`` maps a task id to ``[parent id,
-    state number]`` as last known (for a build: its id to ``[task id, state]``); ``room``
-    None means report in a DM, else mention ``asker`` there."""
-
-    network: str
-    identity: str
-    asker: str
-    room: str | None
-    kind: str  # "task" or "build"
-    ref: int
-    label: str
-    states: dict[int, list] = field(default_factory=dict)
-    id: int | None = None
-    created: float = 0.0
-
-
-class Fence(Protocol):
-    """The lead this process holds (kojibot.state.lease.Lease)."""
-
-    term: int | None
-
-    def lost(self, why: str) -> None:
-        """Step down: the lead went to another kojibot."""
-
-
-class LeaseLost(Exception):
-    """A write was refused: another kojibot leads now."""
+T = TypeVar("T")
+# PostgreSQL's lanes, by the tables their queries touch (SQLite runs all on one)
+OUTBOX, OUTCOME, SUBSCRIPTION, PERSON, WATCH = "outbox", "outcome", "subscription", \
+    "person", "watch"
+LANES = (OUTBOX, OUTCOME, SUBSCRIPTION, PERSON, WATCH)
 
 
 class Store:
-    def __init__(self, location: str, clock=time.time):
-        """*location*: an SQLite file, ``:memory:``, or a ``postgresql://`` URL."""
-        self.db: Database = connect(location)
-        migrate(self.db)
+    def __init__(self, location: str, clock: Callable[[], float] = time.time, reactor=None):
+        """*location*: an SQLite file, ``:memory:``, or a ``postgresql://`` URL. Opening
+        migrates the schema and reads ``at_open`` (it waits: this is start-up)."""
         self.clock = clock
         self.fence: Fence | None = None
 
-    @contextmanager
-    def transaction(self) -> Iterator[Database]:
-        """Everything inside commits together, or not at all (nothing if fenced off)."""
-        with self.db.transaction() as db:
-            fence = self.fence
-            term = fence.term if fence is not None else None
-            if fence is not None and not db.execute(
-                    "UPDATE lease SET term = term WHERE name = 'active' AND term = ?",
-                    (term,)).rowcount:
-                fence.lost(f"a write found the lead is no longer term {term}")
-                raise LeaseLost(f"term {term} is over")
-            yield db
+        def tables() -> Tables:
+            return Tables(connect(location), clock, lambda: self.fence)
+
+        def migrated() -> Tables:
+            opened = tables()
+            try:
+                migrate(opened.db)
+            except BaseException:
+                opened.db.close()
+                raise
+            return opened
+
+        names = LANES if is_postgresql(location) else ("state",)
+        self.lanes: dict[str, Lane] = {}
+        for name in names:
+            self.lanes[name] = Lane(name, tables if self.lanes else migrated, _close_tables,
+                                    reactor)
+        self.at_open: Snapshot = self.lanes[names[0]].call(Tables.snapshot)
+
+    def _run(self, lane: str, query: Callable[..., T], *args: Any) -> defer.Deferred[T]:
+        done = self.lanes.get(lane, self.lanes.get("state")).run(query, *args)
+        return done.addErrback(self._fenced_off)
+
+    def _fenced_off(self, failure: Failure) -> Failure:
+        if failure.check(LeaseLost) and self.fence is not None:
+            self.fence.lost(failure.getErrorMessage())
+        return failure
+
+    def stalled(self) -> list[tuple[str, float]]:
+        """(lane, seconds) of each lane whose query running now has taken that long."""
+        now = time.monotonic()
+        return [(name, lane.waited(now)) for name, lane in self.lanes.items()
+                if lane.waited(now) > 0]
 
     def close(self) -> None:
-        self.db.close()
+        """Finish what was asked and close the connections (waits for them)."""
+        for lane in self.lanes.values():
+            lane.stop()
 
     # Subscriptions
 
-    def subscribe(self, sub: Subscription) -> bool:
+    def subscribe(self, sub: Subscription) -> defer.Deferred[bool]:
         """Add or update; False if exactly this subscription existed already."""
-        row = self.db.execute(
-            "SELECT events FROM subscription WHERE network=? AND room=? AND kind=? AND pattern=?",
-            (sub.network, sub.room, sub.kind, sub.pattern)).fetchone()
-        events = " ".join(sorted(sub.events))
-        if row is not None and row[0] == events:
-            return False
-        self.db.execute(
-            "INSERT INTO subscription (network, room, kind, pattern, events, created_by, created)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (network, room, kind, pattern)"
-            " DO UPDATE SET events = excluded.events",
-            (sub.network, sub.room, sub.kind, sub.pattern, events, sub.created_by,
-             self.clock()))
-        return True
+        return self._run(SUBSCRIPTION, Tables.subscribe, sub)
 
-    def unsubscribe(self, network: str, room: str, kind: str, pattern: str) -> bool:
-        cursor = self.db.execute(
-            "DELETE FROM subscription WHERE network=? AND room=? AND kind=? AND pattern=?",
-            (network, room, kind, pattern))
-        return cursor.rowcount > 0
+    def unsubscribe(self, network: str, room: str, kind: str,
+                    pattern: str) -> defer.Deferred[bool]:
+        return self._run(SUBSCRIPTION, Tables.unsubscribe, network, room, kind, pattern)
 
     def subscriptions(self, network: str | None = None,
-                      room: str | None = None) -> list[Subscription]:
-        query = "SELECT id, network, room, kind, pattern, events, created_by FROM subscription"
-        args: tuple = ()
-        if network is not None:
-            query += " WHERE network=? AND room=?"
-            args = (network, room)
-        rows = self.db.execute(query + " ORDER BY kind, pattern", args).fetchall()
-        return [Subscription(r[1], r[2], r[3], r[4], frozenset(r[5].split()), r[0], r[6])
-                for r in rows]
+                      room: str | None = None) -> defer.Deferred[list[Subscription]]:
+        return self._run(SUBSCRIPTION, Tables.subscriptions, network, room)
 
     # Relayed events and the outbox
 
-    def record_events(self, events: Iterable[tuple[str, list[OutboxEntry]]]) -> int:
-        """Queue each event's messages and remember its key, all in one transaction.
+    def record_events(self, events: Iterable[tuple[str, list[OutboxEntry]]]
+                      ) -> defer.Deferred[int]:
+        """Queue each event's messages and remember its key, in one transaction; how many
+        events were new (a key recorded before skips its event whole)."""
+        return self._run(OUTBOX, Tables.record_events, list(events))
 
-        An event whose key was recorded before is skipped whole (a redelivery); returns
-        how many events were new.
-        """
-        now = self.clock()
-        queued: list[OutboxEntry] = []
-        new = 0
-        with self.transaction() as db:
-            for key, entries in events:
-                if not db.execute("INSERT INTO relayed_event (key, at) VALUES (?, ?)"
-                                  " ON CONFLICT (key) DO NOTHING", (key, now)).rowcount:
-                    continue
-                new += 1
-                queued.extend(entries)
-            _queue(db, queued, now)
-        return new
-
-    def outbox_targets(self) -> dict[tuple[str, str], tuple[int, float]]:
-        """Per (network, target) with undelivered rows: how many, and when the oldest was
-        queued."""
-        return {(network, target): (count, oldest) for network, target, count, oldest in
-                self.db.execute("SELECT network, target, count(*), min(created) FROM outbox"
-                                " GROUP BY network, target")}
+    def outbox_targets(self) -> defer.Deferred[dict[tuple[str, str], tuple[int, float]]]:
+        return self._run(OUTBOX, Tables.outbox_targets)
 
     def pending(self, network: str | None = None, target: str | None = None,
-                limit: int | None = None) -> list[OutboxRow]:
-        """Undelivered rows, oldest first (of a network or one target, if given; the first
-        *limit* of them if given)."""
-        query = ("SELECT id, network, target, direct, summary, message, created FROM outbox")
-        args: tuple = ()
-        if network is not None:
-            query += " WHERE network=?" + (" AND target=?" if target is not None else "")
-            args = (network,) if target is None else (network, target)
-        if limit is not None:
-            query += f" ORDER BY id LIMIT {int(limit)}"
-        else:
-            query += " ORDER BY id"
-        rows = self.db.execute(query, args).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+                limit: int | None = None) -> defer.Deferred[list[OutboxRow]]:
+        return self._run(OUTBOX, Tables.pending, network, target, limit)
 
-    def delivered(self, network: str, target: str, ids: Iterable[int]) -> None:
-        """Forget a room's written rows: one transaction, not one per row (a digest writes
-        hundreds)."""
-        with self.transaction() as db:
-            db.executemany("DELETE FROM outbox WHERE network=? AND target=? AND id=?",
-                           [(network, target, i) for i in ids])
+    def delivered(self, network: str, target: str, ids: Iterable[int]) -> defer.Deferred[None]:
+        return self._run(OUTBOX, Tables.delivered, network, target, list(ids))
 
-    def forget_events_before(self, when: float) -> None:
-        """Dedupe keys are kept long enough to absorb redeliveries, not forever."""
-        self.db.execute("DELETE FROM relayed_event WHERE at < ?", (when,))
+    def forget_events_before(self, when: float) -> defer.Deferred[None]:
+        return self._run(OUTBOX, Tables.forget_events_before, when)
 
-    def note_outcome(self, package: str, target: str, build_id: int, state: str) -> str | None:
-        """Record a build's outcome (COMPLETE, FAILED) for its package and target; the outcome
-        of the build before it there, if known (the same answer again for a redelivery;
-        None for a build older than the one recorded: news out of order changes nothing)."""
-        with self.transaction() as db:
-            row = db.execute("SELECT build, state, previous FROM build_outcome"
-                             " WHERE package=? AND target=?", (package, target)).fetchone()
-            if row is not None and row[0] >= build_id:
-                return row[2] if row[0] == build_id else None
-            previous = row[1] if row is not None else None
-            db.execute("INSERT INTO build_outcome (package, target, build, state, previous,"
-                       " updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (package, target)"
-                       " DO UPDATE SET build=excluded.build, state=excluded.state,"
-                       " previous=excluded.previous, updated=excluded.updated",
-                       (package, target, build_id, state, previous, self.clock()))
-        return previous
+    def note_outcome(self, package: str, target: str, build_id: int,
+                     state: str) -> defer.Deferred[str | None]:
+        return self._run(OUTCOME, Tables.note_outcome, package, target, build_id, state)
 
     # People, alerts and watches
 
-    def person(self, network: str, identity: str) -> Person | None:
-        row = self.db.execute(
-            "SELECT network, identity, contact, koji_user, linked_by FROM person"
-            " WHERE network=? AND identity=?", (network, identity.lower())).fetchone()
-        return Person(*row) if row else None
+    def person(self, network: str, identity: str) -> defer.Deferred[Person | None]:
+        return self._run(PERSON, Tables.person, network, identity)
 
-    def people(self) -> list[Person]:
-        rows = self.db.execute(
-            "SELECT network, identity, contact, koji_user, linked_by FROM person").fetchall()
-        return [Person(*row) for row in rows]
+    def people(self) -> defer.Deferred[list[Person]]:
+        return self._run(PERSON, Tables.people)
 
-    def set_contact(self, network: str, identity: str, contact: str) -> None:
-        """Remember where DMs reach ``identity`` (its link, if any, is kept)."""
-        self.db.execute(
-            "INSERT INTO person (network, identity, contact, updated) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (network, identity) DO UPDATE SET contact = excluded.contact,"
-            " updated = excluded.updated", (network, identity.lower(), contact, self.clock()))
+    def set_contact(self, network: str, identity: str, contact: str) -> defer.Deferred[None]:
+        return self._run(PERSON, Tables.set_contact, network, identity, contact)
 
     def link(self, network: str, identity: str, contact: str, koji_user: str,
-             linked_by: str) -> None:
-        self.db.execute(
-            "INSERT INTO person (network, identity, contact, koji_user, linked_by, updated)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (network, identity) DO UPDATE SET"
-            " contact = excluded.contact, koji_user = excluded.koji_user,"
-            " linked_by = excluded.linked_by, updated = excluded.updated",
-            (network, identity.lower(), contact, koji_user, linked_by, self.clock()))
+             linked_by: str) -> defer.Deferred[None]:
+        return self._run(PERSON, Tables.link, network, identity, contact, koji_user,
+                         linked_by)
 
-    def set_alert(self, alert: Alert) -> None:
-        self.db.execute(
-            "INSERT INTO alert (network, identity, kind, pattern, events, created)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (network, identity, kind, pattern)"
-            " DO UPDATE SET events = excluded.events",
-            (alert.network, alert.identity.lower(), alert.kind, alert.pattern,
-             " ".join(sorted(alert.events)), self.clock()))
+    def set_alert(self, alert: Alert) -> defer.Deferred[None]:
+        return self._run(PERSON, Tables.set_alert, alert)
 
     def remove_alerts(self, network: str, identity: str, kind: str | None = None,
-                      pattern: str | None = None) -> int:
-        """Drop a person's alerts (all, or one kind and pattern); how many there were."""
-        query, args = "DELETE FROM alert WHERE network=? AND identity=?", [network,
-                                                                          identity.lower()]
-        if kind is not None:
-            query += " AND kind=? AND pattern=?"
-            args += [kind, pattern or ""]
-        return self.db.execute(query, args).rowcount
+                      pattern: str | None = None) -> defer.Deferred[int]:
+        return self._run(PERSON, Tables.remove_alerts, network, identity, kind, pattern)
 
-    def alerts(self, network: str | None = None, identity: str | None = None) -> list[Alert]:
-        query = "SELECT network, identity, kind, pattern, events FROM alert"
-        args: tuple = ()
-        if network is not None:
-            query += " WHERE network=? AND identity=?"
-            args = (network, identity.lower())
-        rows = self.db.execute(query + " ORDER BY kind, pattern", args).fetchall()
-        return [Alert(r[0], r[1], r[2], r[3], frozenset(r[4].split())) for r in rows]
+    def alerts(self, network: str | None = None,
+               identity: str | None = None) -> defer.Deferred[list[Alert]]:
+        return self._run(PERSON, Tables.alerts, network, identity)
 
-    def add_watch(self, watch: WatchRecord) -> bool:
-        """Store a new watch (sets ``watch.id``); False if this person watched it already,
-        in which case it now reports where ``watch`` was asked."""
-        found = self.db.execute(
-            "SELECT id, created FROM watch WHERE network=? AND identity=? AND kind=? AND ref=?",
-            (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()
-        if found:
-            watch.id, watch.created = found
-            self.db.execute("UPDATE watch SET asker=?, room=? WHERE id=?",
-                            (watch.asker, watch.room, watch.id))
-            return False
-        watch.created = self.clock()
-        with self.transaction() as db:  # no RETURNING: SQLite before 3.35 (RHEL 9) lacks it
-            db.execute(
-                "INSERT INTO watch (network, identity, asker, room, kind, ref, label, states,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (watch.network, watch.identity, watch.asker, watch.room, watch.kind,
-                 watch.ref, watch.label, json.dumps(watch.states), watch.created))
-            watch.id = db.execute(
-                "SELECT id FROM watch WHERE network=? AND identity=? AND kind=? AND ref=?",
-                (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()[0]
-        return True
+    def add_watch(self, watch: WatchRecord) -> defer.Deferred[bool]:
+        """Sets ``watch.id`` (on the lane's thread: read it once this fires)."""
+        return self._run(WATCH, Tables.add_watch, watch)
 
-    def save_watch_states(self, watch: WatchRecord) -> None:
-        self.db.execute("UPDATE watch SET states=? WHERE id=?",
-                        (json.dumps(watch.states), watch.id))
+    def save_watch_states(self, watch: WatchRecord) -> defer.Deferred[None]:
+        return self._run(WATCH, Tables.save_watch_states, watch.id, json.dumps(watch.states))
 
     def watches(self, network: str | None = None,
-                identity: str | None = None) -> list[WatchRecord]:
-        query = ("SELECT network, identity, asker, room, kind, ref, label, states, id, created"
-                 " FROM watch")
-        args: tuple = ()
-        if network is not None:
-            query += " WHERE network=? AND identity=?"
-            args = (network, identity.lower())
-        rows = self.db.execute(query + " ORDER BY id", args).fetchall()
-        return [WatchRecord(*r[:7], {int(k): v for k, v in json.loads(r[7]).items()}, *r[8:])
-                for r in rows]
+                identity: str | None = None) -> defer.Deferred[list[WatchRecord]]:
+        return self._run(WATCH, Tables.watches, network, identity)
 
-    def remove_watch(self, watch_id: int) -> bool:
-        return self.db.execute("DELETE FROM watch WHERE id=?", (watch_id,)).rowcount > 0
+    def remove_watch(self, watch_id: int) -> defer.Deferred[bool]:
+        return self._run(WATCH, Tables.remove_watch, watch_id)
 
-    def finish_watch(self, watch_id: int, entries: list[OutboxEntry]) -> bool:
-        """Drop the watch and queue its report together; False (nothing queued) if it was
-        finished already, so a watch reports once however many paths reach its end."""
-        with self.transaction() as db:
-            if not db.execute("DELETE FROM watch WHERE id=?", (watch_id,)).rowcount:
-                return False
-            _queue(db, entries, self.clock())
-        return True
+    def finish_watch(self, watch_id: int, entries: list[OutboxEntry]) -> defer.Deferred[bool]:
+        return self._run(WATCH, Tables.finish_watch, watch_id, entries)
 
 
-def _queue(db: Database, entries: list[OutboxEntry], now: float) -> None:
-    """Inside a transaction: add outbox rows, their ids taken in order from the counter."""
-    if not entries:
-        return
-    db.execute("UPDATE id_counter SET last = last + ? WHERE name = 'outbox'", (len(entries),))
-    last = db.execute("SELECT last FROM id_counter WHERE name = 'outbox'").fetchone()[0]
-    first = last - len(entries) + 1
-    db.executemany(
-        "INSERT INTO outbox (network, target, id, direct, summary, message, created)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(e.network, e.target, first + n, int(e.direct), e.summary, json.dumps(e.message),
-          now) for n, e in enumerate(entries)])
+def _close_tables(tables: Tables) -> None:
+    tables.db.close()

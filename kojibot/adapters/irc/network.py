@@ -84,6 +84,12 @@ class IRCAdapter(Service):
         if self.connection:
             self.connection.pump()
 
+    def say_now(self, target: str, line: str) -> None:
+        """One plain line past the queue and the ``may_send`` gate: the last words of a
+        process stepping down (what is queued is no longer its to send)."""
+        if self.connection is not None:
+            self.connection.sendLine(f"PRIVMSG {target} :{line}")
+
     def startService(self) -> None:
         super().startService()
         log.info("connecting to {host}:{port} ({tls})", host=self.settings.host,
