@@ -24,11 +24,12 @@ _KEY = re.compile(rb"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.+?"
 
 class PEMError(ValueError):
     """A PEM file that cannot serve: unreadable, empty, or a key that is not the cert's.
-    ``what`` is the file's name in its caller's settings (``serverca``, ``tls_cert``...)."""
+    ``what`` is the file's name in its caller's settings (``serverca``, ``tls_cert``...),
+    ``problem`` what is wrong with the file at ``path``."""
 
-    def __init__(self, message: str, what: str):
-        super().__init__(message)
-        self.what = what
+    def __init__(self, what: str, path: str, problem: str, sentence: str | None = None):
+        super().__init__(sentence or f"{what} {path}: {problem}")
+        self.what, self.path, self.problem = what, path, problem
 
 
 def read_pem(path: str, what: str) -> bytes:
@@ -37,18 +38,19 @@ def read_pem(path: str, what: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as exc:
-        raise PEMError(f"cannot read {what} {path}: {exc.strerror}", what) from None
+        raise PEMError(what, path, exc.strerror,
+                       f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 def trust_root(path: str, what: str = "ca"):
     """The certificates in *path* as the roots to verify a server against."""
     blocks = _CERT.findall(read_pem(path, what))
     if not blocks:
-        raise PEMError(f"no PEM certificate in {what} {path}", what)
+        raise PEMError(what, path, "no PEM certificate in it")
     try:
         return ssl.trustRootFromCertificates([ssl.Certificate.loadPEM(block) for block in blocks])
     except crypto.Error as exc:
-        raise PEMError(f"{what} {path}: not a valid certificate ({_why(exc)})", what) from None
+        raise PEMError(what, path, f"not a valid certificate ({_why(exc)})") from None
 
 
 def client_certificate(cert: str, key: str | None = None, *,
@@ -62,18 +64,17 @@ def client_certificate(cert: str, key: str | None = None, *,
     key_path, key_what = (key, key_what) if key else (cert, cert_what)
     certs, keys = _CERT.findall(cert_pem), _KEY.findall(key_pem)
     if not certs:
-        raise PEMError(f"no PEM certificate in {cert_what} {cert}", cert_what)
+        raise PEMError(cert_what, cert, "no PEM certificate in it")
     if not keys:
-        raise PEMError(f"no PEM private key in {key_what} {key_path}", key_what)
+        raise PEMError(key_what, key_path, "no PEM private key in it")
     try:
         public = x509.load_pem_x509_certificate(certs[0]).public_key()
         private = serialization.load_pem_private_key(keys[0], password=None)
     except (ValueError, TypeError) as exc:
-        raise PEMError(f"{key_what} {key_path}: cannot load it ({exc})", key_what) from None
+        raise PEMError(key_what, key_path, f"cannot load the key ({exc})") from None
     der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if public.public_bytes(der, spki) != private.public_key().public_bytes(der, spki):
-        raise PEMError(f"{key_what} {key_path} is not the private key of {cert_what} {cert}",
-                       key_what)
+        raise PEMError(key_what, key_path, f"not the private key of {cert_what} {cert}")
     return ssl.PrivateCertificate.loadPEM(certs[0] + b"\n" + keys[0])
 
 

@@ -82,4 +82,4 @@ def tls_options(settings: IRCSettings) -> IOpenSSLClientConnectionCreator:
                                   key=settings.tls_key, verify=settings.tls_verify,
                                   names=("tls_ca", "tls_cert", "tls_key"))
     except tls.PEMError as exc:
-        raise ValueError(f"[irc] {exc.what}: {exc}") from None
+        raise ValueError(f"[irc] {exc.what} {exc.path}: {exc.problem}") from None
