@@ -184,6 +184,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "tls": Field(_bool, True),
         "tls_verify": Field(_bool, True),
         "tls_ca": Field(str),
+        "tls_cert": Field(str),
+        "tls_key": Field(str),
         "nick": Field(str),
         "password": Field(str),
         "sasl_username": Field(str),
@@ -194,6 +196,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "ping_interval": Field(_positive(float)),
         "ping_timeout": Field(_positive(float)),
         "username": Field(str),
+        "owner": Field(str),
         "realname": Field(str),
     },
     "matrix": {

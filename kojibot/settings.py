@@ -143,10 +143,7 @@ def koji_connection(section: SimpleNamespace, *, reactor=None) -> txkoji.Connect
 def _checked_irc(section: SimpleNamespace) -> IRCSettings:
     settings = irc_settings(section)
     if settings.tls:
-        try:
-            irc_options.tls_options(settings)  # reads tls_ca, as connecting will
-        except OSError as exc:
-            raise ValueError(f"[irc] tls_ca {settings.tls_ca}: {exc.strerror}") from None
+        irc_options.tls_options(settings)  # reads tls_ca, tls_cert and tls_key, as connecting will
     return settings
 
 

@@ -4,7 +4,8 @@ Each server writes its config under a private temp dir, listens on free 127.0.0.
 and can be stopped and started again on the same ports (for reconnect tests).
 ngircd also serves TLS with a certificate from a throwaway test CA; inspircd runs with
 fakelag and the connect-class limits measured in /work/shared/PEERS.md, and links atheme
-so that SASL PLAIN and services accounts are real.
+so that SASL (PLAIN, and EXTERNAL with a client certificate on its TLS port) and services
+accounts are real.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ class NgIRCd(Daemon):
 
 
 class Atheme(Daemon):
-    """atheme services linked to an inspircd: NickServ accounts and SASL PLAIN."""
+    """atheme services linked to an inspircd: NickServ accounts (with CERT), SASL PLAIN and
+    EXTERNAL."""
 
     name = "atheme"
     server_name = "services.kojibot.test"
@@ -159,7 +161,8 @@ class Atheme(Daemon):
         self.data.mkdir(parents=True, exist_ok=True)
         self.config = workdir / "atheme.conf"
         modules = ["protocol/inspircd", "backend/opensex", "crypto/pbkdf2v2", "nickserv/main",
-                   "nickserv/identify", "nickserv/register", "saslserv/main", "saslserv/plain"]
+                   "nickserv/identify", "nickserv/register", "nickserv/cert", "saslserv/main",
+                   "saslserv/plain", "saslserv/external"]
         agents = "".join(
             f'{service} {{ nick = "{nick}"; user = "{nick}"; host = "{self.server_name}"; '
             f'real = "{nick}"; }};\n' for service, nick in
@@ -210,13 +213,15 @@ class UnthrottledNgIRCd(NgIRCd):
 
 
 class InspIRCd(Daemon):
-    """inspircd 3 with fakelag, IRCv3 caps (echo-message too), +c (blockcolor) and atheme for
-    SASL.
+    """inspircd 3 with fakelag, IRCv3 caps (echo-message, message-tags, server-time), bot mode
+    (+B, ``BOT=B``), +c (blockcolor) and atheme for SASL.
 
     ``port``: the connect class of PEERS.md (10 lines free, then 1 line/s, recvq 10K).
     ``fast_port``: the same rules, scaled to ``FAST_BURST`` free then ``FAST_RATE`` lines/s,
     so a flood test finishes in seconds and still meets a real limit.
     ``locked_port``: like ``port``, but asks for the server password ``PASSWORD``.
+    ``tls_port``: like ``port``, over TLS (certificate from ``ca_file``); a client
+    certificate's fingerprint reaches atheme (CertFP, SASL EXTERNAL).
     """
 
     name = "inspircd"
@@ -227,13 +232,17 @@ class InspIRCd(Daemon):
     def __init__(self, workdir: Path, services: bool = True):
         super().__init__(workdir)
         self.binary = require("inspircd")
-        self.port, self.fast_port, self.locked_port, self.link_port = (
-            free_port(), free_port(), free_port(), free_port())
+        self.port, self.fast_port, self.locked_port, self.link_port, self.tls_port = (
+            free_port(), free_port(), free_port(), free_port(), free_port())
+        self.ca = TestCA(workdir / "ca")
+        cert, key = self.ca.server()
+        self.ca_file = self.ca.cert
         link_password = os.urandom(8).hex()
         self.atheme = (Atheme(workdir / "atheme", self.link_port, self.server_name,
                               link_password) if services else None)
-        modules = ["cap", "ircv3", "ircv3_accounttag", "ircv3_echomessage", "namesx", "blockcolor",
-                   "services_account", "svshold", "spanningtree", "sasl"]
+        modules = ["cap", "ircv3", "ircv3_accounttag", "ircv3_echomessage", "ircv3_ctctags",
+                   "ircv3_servertime", "botmode", "namesx", "blockcolor", "services_account",
+                   "svshold", "spanningtree", "sasl", "ssl_gnutls", "sslinfo"]
         common = ('timeout="20" pingfreq="120" hardsendq="1M" softsendq="10240" recvq="10K" '
                   'fakelag="yes" localmax="1000" globalmax="1000" resolvehostnames="no" '
                   'useident="no" limit="5000"')
@@ -246,6 +255,11 @@ class InspIRCd(Daemon):
             f'<bind address="{HOST}" port="{self.fast_port}" type="clients">\n'
             f'<bind address="{HOST}" port="{self.locked_port}" type="clients">\n'
             f'<bind address="{HOST}" port="{self.link_port}" type="servers">\n'
+            f'<bind address="{HOST}" port="{self.tls_port}" type="clients" sslprofile="tests">\n'
+            f'<sslprofile name="tests" provider="gnutls" certfile="{cert}" keyfile="{key}" '
+            'requestclientcert="yes" hash="sha256">\n'
+            f'<connect name="tls" allow="*" port="{self.tls_port}" threshold="10" '
+            f'commandrate="1000" {common}>\n'
             f'<connect name="fast" allow="*" port="{self.fast_port}" '
             f'threshold="{self.FAST_BURST}" commandrate="{self.FAST_RATE * 1000}" {common}>\n'
             f'<connect name="locked" allow="*" port="{self.locked_port}" '
@@ -267,7 +281,7 @@ class InspIRCd(Daemon):
 
     def ready(self) -> None:
         assert self.process
-        for port in (self.port, self.fast_port, self.locked_port, self.link_port):
+        for port in (self.port, self.fast_port, self.locked_port, self.link_port, self.tls_port):
             wait_for_port(port, self.process, self.log)
 
     def start(self) -> None:

@@ -13,7 +13,6 @@ ClientSession relies on.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -34,23 +33,15 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgentEndpointFactory, IPolicyForHTTPS
 from zope.interface import implementer
 
+from txkoji import tls
 from txkoji.exceptions import KojiException, KojiTimeout, KojiTransportError, ServerOffline
 
 log = Logger()
 
-_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 IDLE_TIMEOUT = 15.0
 # How long a hub that answered HTTP/1.0 gets fresh connections before one request
 # checks again whether it now keeps them (a proxy's error page may be HTTP/1.0).
 RELEARN_AFTER = 600.0
-
-
-def _read(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise KojiException(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 @implementer(IPolicyForHTTPS)
@@ -61,15 +52,11 @@ class TLSPolicy:
     """
 
     def __init__(self, serverca: str | None = None, cert: str | None = None):
-        if serverca:
-            blocks = _PEM_CERT.findall(_read(serverca, "serverca"))
-            if not blocks:
-                raise KojiException(f"no certificate in serverca {serverca}")
-            self.trust = ssl.trustRootFromCertificates(
-                [ssl.Certificate.loadPEM(block) for block in blocks])
-        else:
-            self.trust = ssl.platformTrust()
-        self.client_cert = ssl.PrivateCertificate.loadPEM(_read(cert, "cert")) if cert else None
+        try:
+            self.trust = tls.trust_root(serverca, "serverca") if serverca else ssl.platformTrust()
+            self.client_cert = tls.client_certificate(cert) if cert else None
+        except tls.PEMError as exc:
+            raise KojiException(str(exc)) from None
 
     def creatorForNetloc(self, hostname: bytes, port: int):
         return ssl.optionsForClientTLS(hostname.decode("ascii"), trustRoot=self.trust,

@@ -10,9 +10,7 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from cryptography import x509
-from OpenSSL import crypto
-from twisted.internet import ssl
+from txkoji import tls
 
 __all__ = ["AMQPSettings", "Broker", "parse_url", "tls_options"]
 
@@ -118,17 +116,8 @@ class AMQPSettings:
 
 def tls_options(settings: AMQPSettings, broker: Broker):
     """Verify the broker (system CAs or ``ca``); present ``cert``/``key`` if given."""
-    client = trust = None
     try:
-        if settings.cert:
-            with open(settings.cert) as cert, open(settings.key) as key:
-                client = ssl.PrivateCertificate.loadPEM(cert.read() + key.read())
-        if settings.ca:
-            with open(settings.ca, "rb") as pem:
-                trust = ssl.trustRootFromCertificates(
-                    [ssl.Certificate(crypto.X509.from_cryptography(certificate))
-                     for certificate in x509.load_pem_x509_certificates(pem.read())])
-    except (OSError, ValueError, crypto.Error) as exc:
-        raise ValueError(f"[amqp] cannot load the TLS files: {exc or type(exc).__name__}") \
-            from None
-    return ssl.optionsForClientTLS(broker.host, trustRoot=trust, clientCertificate=client)
+        return tls.client_options(broker.host, ca=settings.ca, cert=settings.cert,
+                                  key=settings.key)
+    except tls.PEMError as exc:
+        raise ValueError(f"[amqp] cannot load the TLS files: {exc}") from None

@@ -149,7 +149,8 @@ class AMQPConsumer(Service):
         if self.upkeep.new_error(why):
             log.error("{broker}: {why}", broker=self.broker, why=why)
 
-    def _connected(self, conn: BrokerConnection) -> None:
+    def connected(self, conn: BrokerConnection) -> None:
+        """The connection's hook once TCP (and TLS) is up: declare, bind, consume."""
         self._current = conn
         timer = self.clock.callLater(
             SETUP_TIMEOUT, conn.drop, f"no answer within {SETUP_TIMEOUT:.0f} s", abort=True)
@@ -186,7 +187,8 @@ class AMQPConsumer(Service):
             self._report_once(f"cannot consume {self.settings.queue}: {reason_text(why)}")
         conn.drop(failure.value)
 
-    def _disconnected(self, conn: BrokerConnection) -> None:
+    def disconnected(self, conn: BrokerConnection) -> None:
+        """The connection's hook when it ends: a reconnect follows (ClientService)."""
         if conn is self._current:
             self._current = None
         if conn is self._connection:

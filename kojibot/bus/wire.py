@@ -118,7 +118,7 @@ class BrokerConnection(TwistedProtocolConnection):
 
     def connectionMade(self) -> None:
         super().connectionMade()
-        self.consumer._connected(self)
+        self.consumer.connected(self)
 
     def connectionReady(self):
         self.handshake = None
@@ -178,4 +178,4 @@ class BrokerConnection(TwistedProtocolConnection):
         if self.close_reason is None:
             self.close_reason = reason
         super().connectionLost(reason)
-        self.consumer._disconnected(self)
+        self.consumer.disconnected(self)

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from OpenSSL import SSL
 from twisted.python.failure import Failure
@@ -23,7 +24,9 @@ LINE_LIMIT = 512  # bytes on the wire, CR LF included (RFC 1459/2812; IRCv3 tags
 USERLEN, HOSTLEN = 10, 64  # when the server does not say (the user part may gain a "~")
 WHOX_TOKEN = "152"  # marks the answers to our own WHO requests
 
-WANTED_CAPS = ("multi-prefix", "extended-join", "account-tag", "account-notify", "echo-message")
+WANTED_CAPS = ("multi-prefix", "extended-join", "account-tag", "account-notify", "echo-message",
+               "message-tags", "server-time")
+BOT_TAGS = ("bot", "draft/bot", "inspircd.org/bot")  # a line from a user in bot mode
 _COLOUR = re.compile(r"\x03(?:\d{1,2}(?:,\d{1,2})?)?")
 _TAG_ESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _RFC1459 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
@@ -42,6 +45,20 @@ class Line:
     @property
     def nick(self) -> str:
         return self.prefix.split("!", 1)[0]
+
+    @property
+    def from_bot(self) -> bool:
+        """The server says a bot sent this (IRCv3 bot mode's message tag)."""
+        return any(tag in self.tags for tag in BOT_TAGS)
+
+    @property
+    def time(self) -> float | None:
+        """When the server got this line (IRCv3 server-time), in Unix seconds."""
+        stamp = self.tags.get("time", "")
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
 
 
 def parse(raw: str) -> Line:
@@ -175,11 +192,21 @@ def alternate_nick(wanted: str, attempt: int) -> str:
     return f"{wanted[:7]}{random.randrange(1000):03d}"
 
 
+def sasl_mechanism(offered: dict[str, str], certificate: bool, password: bool) -> str | None:
+    """The SASL mechanism to use: EXTERNAL with a client certificate, else PLAIN with a
+    password; None if the server offers neither (a bare ``sasl`` takes any)."""
+    if "sasl" not in offered:
+        return None
+    takes = offered["sasl"].split(",") if offered["sasl"] else ["EXTERNAL", "PLAIN"]
+    for mechanism, configured in (("EXTERNAL", certificate), ("PLAIN", password)):
+        if configured and mechanism in takes:
+            return mechanism
+    return None
+
+
 def cap_request(offered: dict[str, str], sasl: bool) -> str:
-    """What to answer a complete CAP LS: the caps we use (sasl if it takes PLAIN), or END."""
-    want = [cap for cap in WANTED_CAPS if cap in offered]
-    if sasl and "sasl" in offered and "PLAIN" in (offered["sasl"] or "PLAIN").split(","):
-        want.append("sasl")
+    """What to answer a complete CAP LS: the caps we use (sasl if we log in with it), or END."""
+    want = [cap for cap in WANTED_CAPS if cap in offered] + (["sasl"] if sasl else [])
     return "CAP REQ :" + " ".join(want) if want else "CAP END"
 
 
@@ -199,7 +226,18 @@ def describe_failure(reason: Failure, host: str) -> str:
 
 def sasl_plain(username: str, password: str) -> list[str]:
     """AUTHENTICATE payloads for SASL PLAIN: base64 in 400-byte chunks, "+" if it ends even."""
-    payload = base64.b64encode(f"{username}\0{username}\0{password}".encode()).decode()
+    return _authenticate(f"{username}\0{username}\0{password}".encode())
+
+
+def sasl_external() -> list[str]:
+    """AUTHENTICATE payloads for SASL EXTERNAL: no authorization id, the certificate says who."""
+    return _authenticate(b"")
+
+
+def _authenticate(data: bytes) -> list[str]:
+    payload = base64.b64encode(data).decode()
+    if not payload:
+        return ["+"]
     chunks = [payload[i:i + 400] for i in range(0, len(payload), 400)]
     if len(chunks[-1]) == 400:
         chunks.append("+")

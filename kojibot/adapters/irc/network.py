@@ -63,7 +63,7 @@ class IRCAdapter(Service):
     def nick(self) -> str | None:
         """The nick we have now (None while not signed on)."""
         conn = self.connection
-        return conn.nickname if conn and conn._registered else None
+        return conn.nickname if conn and conn.registered else None
 
     @property
     def ready(self) -> bool:
@@ -110,15 +110,21 @@ class IRCAdapter(Service):
             log.warn("stopping with {count} queued IRC message(s) not sent", count=len(self.outbox))
         return self._client.stopService()
 
-    def _disconnected(self, conn: IRCConnection, reason: Failure) -> None:
+    def disconnected(self, conn: IRCConnection, reason: Failure) -> None:
+        """The connection's hook when it ends: say why (once per cause), reconnect later."""
         if self.connection is conn:
             self.connection = None
         self.outbox.requeue()
         if not self.running:
             return
         why = conn.server_error or irclines.describe_failure(reason, self.settings.host)
-        new = self.upkeep.new_error(why)
-        if conn._registered:
+        new = self.upkeep.new_error(conn.refused or why)
+        if conn.refused:
+            self.upkeep.lost()
+            if new:
+                log.error("not joining on {host}: {why}; trying again later",
+                          host=self.settings.host, why=conn.refused)
+        elif conn.registered:
             log.warn("disconnected from {host}: {why}; reconnecting", host=self.settings.host,
                      why=why)
         else:
@@ -127,8 +133,9 @@ class IRCAdapter(Service):
                 log.error("cannot connect to {host}:{port}: {why}", host=self.settings.host,
                           port=self.settings.port, why=why)
 
-    def _heard(self, incoming: Incoming) -> None:
-        """Hand *incoming* to the core; its failures are logged, never raised into IRC."""
+    def heard(self, incoming: Incoming) -> None:
+        """The connection's hook for what people say: hand *incoming* to the core; its
+        failures are logged, never raised into IRC."""
         defer.maybeDeferred(self.receive, incoming).addErrback(lambda failure: log.failure(
             "handling a message from {sender} failed", failure, sender=incoming.sender))
 

@@ -1,5 +1,9 @@
-"""One IRC connection's life, on Twisted's IRCClient: CAP and SASL, sign-on, joins, who is
-where, pings, the paced writes of the adapter's reply queue and their receipts."""
+"""One IRC connection's life, on Twisted's IRCClient: CAP and SASL, sign-on, bot mode, joins,
+who is where, pings, the paced writes of the adapter's reply queue and their receipts.
+
+A SASL login the server refuses (or, with a client certificate, one that never happened)
+ends the connection before any join: the adapter logs the reason once and tries again later,
+so the bot never sits in its channels unauthenticated."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from twisted.words.protocols import irc
 
 from kojibot.adapters.irc import lines as irclines
 from kojibot.adapters.irc.lines import Line
+from kojibot.adapters.irc.login import Login
 from kojibot.adapters.irc.pacing import TokenBucket
 from kojibot.adapters.irc.receipts import Receipts
 from kojibot.adapters.irc.roster import Roster
@@ -30,6 +35,7 @@ SASL_FAILED = {"902", "904", "905", "906"}
 REFUSED = {"401", "403", "404", "531"}  # a message the server handled by refusing it
 READY_TIMEOUT = 15.0  # flush the queue even if a channel never answers JOIN or MODE
 GATED = 1.0  # seconds between looks while the adapter may not send replies
+STALE = 120.0  # a message the server got longer ago than this (server-time) is not answered
 _UNSAFE = re.compile(r"[\r\n\0]")
 
 
@@ -48,11 +54,12 @@ class IRCConnection(irc.IRCClient):
                                   clock=self.clock.seconds)
         self.control: deque[str] = deque()  # protocol lines go before queued replies
         self.receipts = Receipts(echo=False)  # made anew once the caps are known
-        self.offered: dict[str, str] = {}
-        self.caps: set[str] = set()
+        self.login = Login(self.settings)
+        self.caps = self.login.caps  # the caps the server acknowledged
         self.ready = False
         self.source: str | None = None  # our nick!user@host as others see it
         self.server_error: str | None = None
+        self.refused: str | None = None  # why we gave up on this connection before joining
         self.pending: dict[str, str] = {}  # configured channels not yet synced or failed
         self._alternates = 0
         self._pump_call = self._ready_call = None
@@ -169,7 +176,7 @@ class IRCConnection(irc.IRCClient):
         if self._watchdog.running:
             self._watchdog.stop()
         self._stop_settling()
-        self.adapter._disconnected(self, reason)
+        self.adapter.disconnected(self, reason)
         super().connectionLost(reason)
 
     def _tick(self) -> None:
@@ -183,43 +190,47 @@ class IRCConnection(irc.IRCClient):
             self.sendLine(f"PING :{int(self.clock.seconds())}")
         self._regain_nick()  # in case its holder left where we could not see it
 
+    @property
+    def registered(self) -> bool:
+        """Whether the server has welcomed us (we have a nick there)."""
+        return self._registered
+
     def _me(self, nick: str) -> bool:
         return self.roster.fold(nick) == self.roster.fold(self.nickname)
 
     def _on_CAP(self, line: Line) -> None:
-        sub = line.params[1].upper() if len(line.params) > 1 else ""
-        if sub == "LS":
-            self.offered.update(irclines.cap_list(line.params[-1]))
-            if not (len(line.params) > 3 and line.params[2] == "*"):  # "*": more to come
-                self.sendLine(irclines.cap_request(self.offered, bool(self.settings.sasl_password)))
-        elif sub == "ACK":
-            self.caps.update(irclines.cap_list(line.params[-1]))
-            self.sendLine("AUTHENTICATE PLAIN" if "sasl" in self.caps else "CAP END")
-        elif sub == "NAK":
-            self.sendLine("CAP END")
+        for answer in self.login.cap(line):
+            self.sendLine(answer)
 
     def _on_AUTHENTICATE(self, line: Line) -> None:
-        if line.params[:1] == ("+",):
-            user = self.settings.sasl_username or self.settings.nick
-            for chunk in irclines.sasl_plain(user, self.settings.sasl_password or ""):
-                self.sendLine(f"AUTHENTICATE {chunk}")
+        for answer in self.login.authenticate(line):
+            self.sendLine(answer)
 
     def _on_900(self, line: Line) -> None:
-        log.info("logged in to services as {account}", account=line.params[2])
+        self.login.account = line.params[2]
+        log.info("logged in to services as {account}", account=self.login.account)
 
     def _on_903(self, line: Line) -> None:
         self.sendLine("CAP END")
 
     def _sasl_failed(self, line: Line) -> None:
-        log.error("SASL login as {user} failed: {why}", why=line.params[-1],
-                  user=self.settings.sasl_username or self.settings.nick)
-        self.sendLine("CAP END")
+        self._refuse(self.login.failed(line))
+
+    def _refuse(self, why: str) -> None:
+        """Leave before joining anything; the adapter says *why* and tries again later."""
+        self.refused = why
+        self.quit_now("not logged in")
+        self.transport.loseConnection()
 
     def signedOn(self) -> None:
+        missing = self.login.missing()
+        if missing:
+            self._refuse(missing)
+            return
         log.info("signed on to {host} as {nick}", host=self.settings.host, nick=self.nickname)
-        if self.settings.sasl_password and "sasl" not in self.caps:
-            words = [self.settings.sasl_username, self.settings.sasl_password]
-            self.sendLine("PRIVMSG NickServ :IDENTIFY " + " ".join(filter(None, words)))
+        identify = self.login.identify()
+        if identify:
+            self.sendLine(identify)
         for entry in self.settings.channels:
             name, _, key = entry.partition(" ")
             self.pending[self.roster.fold(name)] = name
@@ -268,7 +279,11 @@ class IRCConnection(irc.IRCClient):
             self.setNick(self.wanted)
 
     def irc_RPL_ISUPPORT(self, prefix, params) -> None:
+        had_bot = self.supported.hasFeature("BOT")
         super().irc_RPL_ISUPPORT(prefix, params)
+        mode = (self.supported.getFeature("BOT") or ("",))[0]
+        if mode and not had_bot:
+            self.sendLine(f"MODE {self.nickname} +{mode}")  # IRCv3 bot mode: label us a bot
         self.roster.prefixes = self.supported.getFeature("PREFIX") or self.roster.prefixes
         self.roster.casemapping = (self.supported.getFeature("CASEMAPPING") or ("rfc1459",))[0]
 
@@ -293,6 +308,10 @@ class IRCConnection(irc.IRCClient):
     _on_324 = _on_366  # the channel is synced once both NAMES and MODE answered
 
     def modeChanged(self, user, channel, set, modes, args) -> None:
+        bot = (self.supported.getFeature("BOT") or ("",))[0]
+        if self._me(channel) and set and bot and bot in modes:
+            log.info("{host} labels us a bot (user mode +{mode})", host=self.settings.host,
+                     mode=bot)
         state = self.roster.channel(channel)
         for mode, arg in zip(modes, args, strict=False) if state else ():
             if mode in self.roster.prefixes and arg:
@@ -321,11 +340,18 @@ class IRCConnection(irc.IRCClient):
         if "echo-message" in self.caps and self._me(line.nick):
             self._handled(self.receipts.echoed(line.params[0]))
             return
+        if line.from_bot:
+            return  # bots do not answer bots: no loops between two of them
+        said = line.time
+        if said is not None and self.clock.seconds() - said > STALE:
+            log.info("not answering {nick}: the server got that {age:.0f} s ago", nick=line.nick,
+                     age=self.clock.seconds() - said)
+            return
         chantypes = "".join(self.supported.getFeature("CHANTYPES") or ("#", "&"))
         incoming = self.roster.incoming(line, self.adapter.network, self.nickname, self.caps,
                                         chantypes)
         if incoming:
-            self.adapter._heard(incoming)
+            self.adapter.heard(incoming)
 
     def _on_PONG(self, line: Line) -> None:
         self._handled(self.receipts.ponged(line.params[-1] if line.params else ""))
