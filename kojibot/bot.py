@@ -72,7 +72,7 @@ class Bot(MultiService):
                                  window=config.bot.digest_window)
         amqp = settings.amqp
         self.lookups = Lookups(self.koji)
-        self.alerts = Alerts(self.store)
+        self.alerts = Alerts(self.store.at_open.people, self.store.at_open.alerts)
         self.relay = Relay(self.store, self.subscriptions, self.koji, alerts=self.alerts,
                            lookups=self.lookups, on_queued=self.outbox.kick,
                            origin=HubOrigin(getattr(self.koji, "server", None), amqp.instance,

@@ -232,7 +232,8 @@ def relay_with_alerts(tmp_path, state):
     seeding.set_alert(Alert("irc", "bob", "owner", "", frozenset({"complete", "failed"})))
     seeding.db.close()
     store = Store(state)
-    relay = Relay(store, SubscriptionIndex(), hub, alerts=Alerts(store))
+    alerts = Alerts(store.at_open.people, store.at_open.alerts)
+    relay = Relay(store, SubscriptionIndex(), hub, alerts=alerts)
     return store, relay, hub
 
 

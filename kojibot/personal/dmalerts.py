@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from kojibot.relay.matching import SubscriptionIndex
-from kojibot.state.store import Alert, Person, Store, Subscription
+from kojibot.state.records import Alert, Person, Subscription
 from kojibot.wording.eventnames import EVENT_OF_STATE, NOT_MINE, event_word
 from txkoji import messages
 
@@ -91,17 +91,17 @@ class AlertIndex:
 
 
 class Alerts:
-    """Everyone's link and alerts in memory (loaded at start, kept in step by the writes
-    through ``remember``, ``set`` and ``removed``), so reading them never waits on the
-    database; the relay's router asks it who to alert."""
+    """Everyone's link and alerts in memory (as the store had them at open, kept in step
+    by the writes through ``remember``, ``set`` and ``removed``), so reading them never
+    waits on the database; the relay's route asks it who to alert."""
 
-    def __init__(self, store: Store):
+    def __init__(self, people: Iterable[Person] = (), alerts: Iterable[Alert] = ()):
         self.index = AlertIndex()
         self.people: dict[tuple[str, str], Person] = {}
         self.settings: dict[tuple[str, str], dict[tuple[str, str], Alert]] = defaultdict(dict)
-        for alert in store.at_open.alerts:
+        for alert in alerts:
             self.settings[(alert.network, alert.identity)][(alert.kind, alert.pattern)] = alert
-        for person in store.at_open.people:
+        for person in people:
             self.remember(person)
 
     def __bool__(self) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kojibot.chat.message import Message, Part, to_json
 from kojibot.personal.dmalerts import Alerts
 from kojibot.relay.matching import SubscriptionIndex
-from kojibot.state.store import OutboxEntry, Subscription
+from kojibot.state.records import OutboxEntry, Subscription
 from kojibot.wording import describe
 from kojibot.wording.eventnames import TRANSITIONS, WHY, past_tense
 from txkoji import messages, web
