@@ -16,7 +16,7 @@ from kojibot.lookups import Lookups
 from kojibot.personal.dmalerts import alert_subject
 from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.route import Enriched, Indexes, list_rooms, rooms, wants_turn, wants_why
-from kojibot.wording.eventnames import event_word, transition
+from kojibot.wording.eventnames import WHY, event_word, transition
 from txkoji import messages
 
 NAME_WAIT = 2.0  # seconds a line may wait for a user name from the hub
@@ -52,7 +52,8 @@ class Enricher:
         if word is not None:
             if wants_turn(event, owner, index):
                 turn = transition(await self._previous_outcome(event), event.new)
-            if word == "failed" and wants_why(rooms(event, word, owner, turn, index)):
+            if word == "failed" and index.wants(WHY) and \
+                    wants_why(rooms(event, word, owner, turn, index)):
                 why = await self._why(event.build.task_id)
         covered, details = False, []
         if alert is not None and alerts.recipients(owner, alert[1], alert[0]):
