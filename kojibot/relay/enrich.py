@@ -25,6 +25,9 @@ ALERT_WAIT = 5.0  # seconds a hub look-up for an alert may take (the ack waits f
 
 
 class Enricher:
+    """Bus event → :class:`Enriched`; holds the time bounds (and their pauses after a hub
+    failure) of each kind of look-up."""
+
     def __init__(self, store: Any, lookups: Lookups, indexes: Indexes, reactor: Any = None):
         self.store = store
         self.lookups = lookups
