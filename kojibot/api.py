@@ -17,11 +17,11 @@ import txkoji
 from kojibot.chat.commands import Command, command, listener
 from kojibot.chat.message import Message, bold, link, state, text
 from kojibot.chat.model import Incoming
+from kojibot.lookups import Lookups, build_answer, task_answer, user_answer, why_answer
 from kojibot.personal.watcher import PER_PERSON as WATCHES_PER_PERSON
 from kojibot.personal.watches import is_done, root_state
 from kojibot.state.store import Alert, Person, Subscription, WatchRecord
 from kojibot.wording import timefmt
-from kojibot.wording.answers import build_answer, task_answer, user_answer
 from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
 from kojibot.wording.eventnames import (
     DEFAULT_EVENTS,
@@ -31,7 +31,6 @@ from kojibot.wording.eventnames import (
     PACKAGE_EVENTS,
     TRANSITIONS,
 )
-from kojibot.wording.failures import why_answer
 
 if TYPE_CHECKING:
     from kojibot.bot import Bot
@@ -89,6 +88,11 @@ class Context:
     def koji(self) -> txkoji.Connection:
         """The hub connection (txkoji): every attribute is a hub call."""
         return self._bot.koji
+
+    @property
+    def lookups(self) -> Lookups:
+        """The hub look-ups that keep a cache (why tasks failed), for ``why_answer``."""
+        return self._bot.lookups
 
     @property
     def is_admin(self) -> bool:

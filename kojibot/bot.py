@@ -16,6 +16,7 @@ from kojibot.bus.origin import HubOrigin
 from kojibot.chat.dispatcher import Dispatcher
 from kojibot.chat.model import Adapter, Incoming, Reply
 from kojibot.chat.ratelimit import RateLimit
+from kojibot.lookups import Lookups
 from kojibot.personal.dmalerts import Alerts
 from kojibot.personal.watcher import Watcher
 from kojibot.relay.matching import SubscriptionIndex
@@ -70,17 +71,19 @@ class Bot(MultiService):
         self.outbox = OutboxPump(self.store, self.adapters, coalesce=config.bot.digest_after,
                                  window=config.bot.digest_window)
         amqp = settings.amqp
-        self.relay = Relay(self.store, self.subscriptions, self.koji,
-                           on_queued=self.outbox.kick,
+        self.lookups = Lookups(self.koji)
+        self.alerts = Alerts(self.store.at_open.people, self.store.at_open.alerts)
+        self.relay = Relay(self.store, self.subscriptions, self.koji, alerts=self.alerts,
+                           lookups=self.lookups, on_queued=self.outbox.kick,
                            origin=HubOrigin(getattr(self.koji, "server", None), amqp.instance,
                                             amqp.topic_prefix)
                            if amqp is not None else None)
-        self.alerts = Alerts(self.store, self.koji, self.relay.owners, self.relay.reactor)
         self.watcher = Watcher(self.store, self.koji, on_queued=self.outbox.kick,
                                interval=config.bot.watch_poll_interval,
                                batch=config.bot.watch_poll_batch,
-                               max_age=config.bot.watch_max_days * 86400)
-        self.relay.routes += [self.alerts.entries, self.watcher.on_event]
+                               max_age=config.bot.watch_max_days * 86400,
+                               lookups=self.lookups)
+        self.relay.listeners.append(self.watcher.on_event)
         self.consumer = None
         if amqp is not None:
             from kojibot.bus.consumer import AMQPConsumer

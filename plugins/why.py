@@ -11,4 +11,4 @@ from kojibot.api import command, why_answer
 async def why(ctx, ref: Annotated[str, "TASK|NVR"]):
     """Why a task (by id) or a build (by NVR) failed: the decisive log line, the failed
     arch, and the log's link; an unknown shape gives the task's fault string."""
-    return await why_answer(ctx.koji, ref)
+    return await why_answer(ctx.lookups, ref)

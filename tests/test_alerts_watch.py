@@ -232,8 +232,8 @@ def relay_with_alerts(tmp_path, state):
     seeding.set_alert(Alert("irc", "bob", "owner", "", frozenset({"complete", "failed"})))
     seeding.db.close()
     store = Store(state)
-    relay = Relay(store, SubscriptionIndex(), hub)
-    relay.routes.append(Alerts(store, relay.koji, relay.owners, relay.reactor).entries)
+    alerts = Alerts(store.at_open.people, store.at_open.alerts)
+    relay = Relay(store, SubscriptionIndex(), hub, alerts=alerts)
     return store, relay, hub
 
 
@@ -340,7 +340,7 @@ async def test_bus_events_end_a_tree_watch_once(tmp_path, state):
     store, hub, clock = Store(state), FakeHub(tmp_path), Clock()
     watcher, queued = make_watcher(store, hub, clock)
     relay = Relay(store, SubscriptionIndex(), hub, reactor=clock)
-    relay.routes.append(watcher.on_event)
+    relay.listeners.append(watcher.on_event)
     await watch_tree(watcher, hub)
     close(hub, 41)
     await relay.handle([task_event(hub, 41, "OPEN", "CLOSED")])

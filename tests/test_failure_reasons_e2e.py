@@ -11,7 +11,7 @@ import pytest
 import pytest_twisted
 
 import txkoji
-from kojibot.wording import failures
+from kojibot import lookups
 from tests.failshapes import SHAPES
 from tests.ircuser import IRCUser
 from tests.test_alerts_watch_e2e import ask, blocking, delete_queue, from_bot, heard, start_bot
@@ -133,11 +133,11 @@ async def test_a_20_mb_log_is_read_only_up_to_the_bound(peers):
     await blocking(driver.fail, srpm)
     await blocking(driver.fail, task_id)
     koji = txkoji.Connection(server=hub.url, weburl=hub.weburl, topurl=hub.topurl)
-    reasons = failures.Reasons(koji)
+    reasons = lookups.Reasons(koji)
     why = await reasons(task_id)
     assert why.reason == "%install failed: error: Bad exit status from " \
                          "/var/tmp/rpm-tmp.Big123 (%install)"
     assert why.task["id"] == srpm and why.log == "build.log"
-    assert 0 < reasons.bytes_read <= failures.TAIL
+    assert 0 < reasons.bytes_read <= lookups.TAIL
     again = await reasons(task_id)
-    assert again is why and reasons.bytes_read <= failures.TAIL  # cached: no second read
+    assert again is why and reasons.bytes_read <= lookups.TAIL  # cached: no second read

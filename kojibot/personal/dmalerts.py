@@ -1,4 +1,4 @@
-"""DM alerts: who wants to hear about a bus event, and the line they get.
+"""DM alerts: who wants to hear about which bus events.
 
 People ask for their own builds (through their ``!iam`` link to a Koji user) or for a
 package's. A build's state changes come from build events. A parent ``build`` task that
@@ -6,25 +6,30 @@ ends with no build record (a scratch build, or a failure at the SRPM stage, befo
 build exists) comes only as a task event, so that one alerts too. Failures add where
 they failed and a link to that build.log. Alerts ride along with the event's other
 outbox rows (same transaction, same dedupe key), so each person hears of an event once;
-the outbox coalesces bursts to one person into digest DMs.
+the outbox coalesces bursts to one person into digest DMs. Which alerts an event brings is
+decided in kojibot.relay.route, from what kojibot.relay.enrich looked up.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
-from kojibot.chat.message import Message, to_json
-from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
-from kojibot.state.store import Alert, OutboxEntry, Person, Store, Subscription
-from kojibot.wording import describe
-from kojibot.wording.eventnames import EVENT_OF_STATE, NOT_MINE, event_word, past_tense
-from kojibot.wording.failures import failure_details
-from txkoji import messages, web
+from kojibot.state.records import Alert, Person, Subscription
+from kojibot.wording.eventnames import EVENT_OF_STATE, NOT_MINE, event_word
+from txkoji import messages
 
-HUB_WAIT = 5.0  # seconds a hub look-up for an alert may take (the ack waits for it)
+
+def alert_subject(event: messages.Event) -> tuple[str, str | None] | None:
+    """The alert word and package of a bus event, if people may be alerted of it."""
+    if isinstance(event, messages.BuildStateChange):
+        name, package = event_word(event), event.build.package_name
+    elif isinstance(event, messages.TaskStateChange):
+        name, package = task_event(event), event.task.package
+    else:
+        return None
+    return (name, package) if name is not None else None
 
 
 def task_event(event: messages.TaskStateChange) -> str | None:
@@ -86,22 +91,22 @@ class AlertIndex:
 
 
 class Alerts:
-    """The relay route that queues DM alerts. It holds everyone's link and alerts in memory
-    (loaded at start, kept in step by the writes through ``remember``, ``set`` and
-    ``removed``), so reading them never waits on the database."""
+    """Everyone's link and alerts in memory (as the store had them at open, kept in step
+    by the writes through ``remember``, ``set`` and ``removed``), so reading them never
+    waits on the database; the relay's route asks it who to alert."""
 
-    def __init__(self, store: Store, koji: Any, owners: OwnerNames, reactor=None):
-        self.store = store
-        self.koji = koji
-        self.owners = owners
-        self.hub = HubWait(HUB_WAIT, reactor)
+    def __init__(self, people: Iterable[Person] = (), alerts: Iterable[Alert] = ()):
         self.index = AlertIndex()
         self.people: dict[tuple[str, str], Person] = {}
         self.settings: dict[tuple[str, str], dict[tuple[str, str], Alert]] = defaultdict(dict)
-        for alert in store.at_open.alerts:
+        for alert in alerts:
             self.settings[(alert.network, alert.identity)][(alert.kind, alert.pattern)] = alert
-        for person in store.at_open.people:
+        for person in people:
             self.remember(person)
+
+    def __bool__(self) -> bool:
+        """Whether anybody has an alert to match."""
+        return bool(self.index)
 
     def person(self, network: str, identity: str) -> Person | None:
         return self.people.get((network, identity.lower()))
@@ -128,58 +133,17 @@ class Alerts:
             del alerts[key]
         self._index(network, identity)
 
+    def recipients(self, owner: str | None, package: str | None,
+                   event: str) -> list[tuple[str, str]]:
+        """(network, contact) of everyone to alert of ``event``, each once."""
+        found = []
+        for network, identity in self.index.match(owner, package, event):
+            person = self.people.get((network, identity))
+            if person is not None:
+                found.append((network, person.contact))
+        return found
+
     def _index(self, network: str, identity: str) -> None:
         person = self.people.get((network, identity))
         self.index.set_person(network, identity, person.koji_user if person else None,
                               self.of(network, identity) if person else ())
-
-    async def entries(self, event: messages.Event) -> list[OutboxEntry]:
-        """One DM per person whose alerts match the event."""
-        if not self.index:
-            return []
-        if isinstance(event, messages.BuildStateChange):
-            name, package = event_word(event), event.build.package_name
-        elif isinstance(event, messages.TaskStateChange):
-            name, package = task_event(event), event.task.package
-        else:
-            return []
-        if name is None:
-            return []
-        owner = await self.owners(event)
-        people = self.index.match(owner, package, name)
-        if not people or await self._covered_by_build(event, name):
-            return []
-        message, summary = await self._render(event, owner, name)
-        data = to_json(message)
-        return [OutboxEntry(network, self.people[(network, identity)].contact, True, summary,
-                            data) for network, identity in people if (network, identity) in
-                self.people]
-
-    async def _render(self, event: messages.Event, owner: str | None,
-                      name: str) -> tuple[Message, str]:
-        weburl = self.koji.weburl
-        if isinstance(event, messages.BuildStateChange):
-            message, summary = describe.event_line(event, owner, weburl)
-            task_id = event.build.task_id
-        else:
-            task = event.task
-            url = web.page_url(weburl, "taskinfo", task["id"]) if weburl else None
-            message = describe.task_event_line(task, event.new, event.old, owner, url)
-            summary = f"builds {past_tense(name)}\t" \
-                      f"task {task['id']} ({task.label})"
-            task_id = task["id"]
-        if name == "failed":
-            message.add(*await self.hub(lambda: failure_details(self.koji, task_id), [],
-                                        f"failure details of task {task_id}"))
-        return message, summary
-
-    async def _covered_by_build(self, event: messages.Event, name: str) -> bool:
-        """A failed or canceled build task whose build exists: the build's event alerts."""
-        if not isinstance(event, messages.TaskStateChange) or event.task.is_scratch or \
-                name == "complete":
-            return False
-        task_id = event.task["id"]
-        builds = await self.hub(lambda: self.koji.listBuilds(taskID=task_id,
-                                                             queryOpts={"limit": 1}),
-                                [], f"builds of task {task_id}")  # a duplicate beats a loss
-        return bool(builds)

@@ -1,6 +1,6 @@
 """Watches at work: bus events and a bounded, low-rate hub poll bring each to its end.
 
-Bus events about a watched task tree or build merge in as they come (a relay route).
+Bus events about a watched task tree or build merge in as they come (a relay listener).
 Every watch is also checked against the hub now and then (``PollSchedule``: per watch at
 most once an interval, in total a bounded batch per MultiCall request), which finishes
 the job when no bus is configured or an event was missed. Whichever path sees the end
@@ -19,6 +19,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from kojibot.chat.message import Message, text, to_json
+from kojibot.lookups import Lookups, build_answer, task_answer
 from kojibot.personal.watches import (
     PollSchedule,
     check_calls,
@@ -31,9 +32,8 @@ from kojibot.personal.watches import (
     root_state,
 )
 from kojibot.relay.hubwait import HubWait
+from kojibot.relay.route import Enriched
 from kojibot.state.store import OutboxEntry, Store, WatchRecord
-from kojibot.wording.answers import build_answer, task_answer
-from kojibot.wording.failures import failure_details
 from txkoji import messages
 from txkoji.exceptions import KojiException
 from txkoji.states import BuildState, TaskState
@@ -46,15 +46,17 @@ HUB_WAIT = 10.0  # seconds the final line may take from the hub before a short o
 
 class Watcher:
     """The watches in memory (indexed by every task or build id they know), the relay
-    route for their events, and the poll."""
+    listener for their events, and the poll."""
 
     def __init__(self, store: Store, koji: Any, *, on_queued: Callable[[], object],
                  interval: float = 300.0, batch: int = 100, max_age: float = 7 * 86400,
-                 reactor=None, clock: Callable[[], float] = time.time):
+                 reactor=None, clock: Callable[[], float] = time.time,
+                 lookups: Lookups | None = None):
         if reactor is None:
             from twisted.internet import reactor
         self.store = store
         self.koji = koji
+        self.lookups = lookups or Lookups(koji)
         self.on_queued = on_queued
         self.max_age = max_age
         self.reactor = reactor
@@ -127,9 +129,10 @@ class Watcher:
         self._forget(self.watches.get(watch.id, watch))
         return await self.store.remove_watch(watch.id)
 
-    # Bus events (a relay route: its writes are done before the delivery is acked)
+    # Bus events (a relay listener: its writes are done before the delivery is acked)
 
-    async def on_event(self, event: messages.Event) -> list[OutboxEntry]:
+    async def on_event(self, enriched: Enriched) -> None:
+        event = enriched.event
         if isinstance(event, messages.TaskStateChange):
             kind, ident, parent = "task", event.task["id"], event.task.get("parent")
             new = int(TaskState[event.new])
@@ -139,7 +142,7 @@ class Watcher:
             if event.new != "BUILDING" and parent is not None:
                 self._prompt(self.by_key.get(("task", parent), ()))
         else:
-            return []
+            return
         ids = set(self.by_key.get((kind, ident), ()))
         if kind == "task" and parent is not None:
             ids |= self.by_key.get(("task", parent), set())
@@ -157,7 +160,6 @@ class Watcher:
             await self.store.save_watch_states(watch)
             if is_final(watch, watch.ref):  # the root ended, some subtask not yet
                 self._prompt((watch_id,))
-        return []
 
     def _prompt(self, watch_ids) -> None:
         """Ask the hub about these watches now: the bus says they end, but not everything
@@ -280,6 +282,6 @@ class Watcher:
         message = text(mention, "finished: ", *line.parts)
         if state == "FAILED":
             task_id = watch.ref if watch.kind == "task" else watch.states[watch.ref][0]
-            message.add(*await self.hub(lambda: failure_details(self.koji, task_id), [],
+            message.add(*await self.hub(lambda: self.lookups.failure_details(task_id), [],
                                         f"failure details of task {task_id}"))
         return message

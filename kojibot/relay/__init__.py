@@ -1,3 +1,3 @@
-"""Bus events into rooms: the router, the subscription index it matches, bounded hub look-ups,
-the persisted outbox.
+"""Bus events into rooms and DMs: the router, the one enrich step (bounded hub look-ups),
+routing without I/O over the subscription index, the persisted outbox.
 """

@@ -12,7 +12,7 @@ import fnmatch
 import re
 from collections import Counter, defaultdict
 
-from kojibot.state.store import Subscription
+from kojibot.state.records import Subscription
 
 _WILDCARD = re.compile(r"[*?\[]")
 

@@ -1,3 +1,3 @@
-"""How the bot says things: one-line descriptions of Koji records and bus events, answers,
-failure details, times, event words.
+"""How the bot says things, without I/O: one-line descriptions of Koji records and bus
+events, failure details, times, event words.
 """
