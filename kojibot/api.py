@@ -25,7 +25,9 @@ from kojibot.wording.answers import build_answer, task_answer, user_answer
 from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
 from kojibot.wording.eventnames import (
     DEFAULT_EVENTS,
+    EDIT,
     EVENTS,
+    LINES,
     NOT_MINE,
     OPTIONS,
     PACKAGE_EVENTS,
@@ -41,7 +43,9 @@ log = Logger()
 __all__ = [
     "ALERT_EVENTS",
     "DEFAULT_EVENTS",
+    "EDIT",
     "EVENTS",
+    "LINES",
     "NOT_MINE",
     "OPTIONS",
     "PACKAGE_EVENTS",

@@ -6,7 +6,8 @@ ends with no build record (a scratch build, or a failure at the SRPM stage, befo
 build exists) comes only as a task event, so that one alerts too. Failures add where
 they failed and a link to that build.log. Alerts ride along with the event's other
 outbox rows (same transaction, same dedupe key), so each person hears of an event once;
-the outbox coalesces bursts to one person into digest DMs.
+the outbox coalesces bursts to one person into digest DMs. On Matrix a build's end edits
+the DM that told its start.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.state.store import Alert, OutboxEntry, Person, Store, Subscription
 from kojibot.wording import describe
-from kojibot.wording.eventnames import EVENT_OF_STATE, NOT_MINE, event_word, past_tense
+from kojibot.wording.eventnames import (
+    EVENT_OF_STATE,
+    NOT_MINE,
+    event_word,
+    line_of,
+    past_tense,
+)
 from kojibot.wording.failures import failure_details
 from txkoji import messages, web
 
@@ -150,10 +157,10 @@ class Alerts:
         if not people or await self._covered_by_build(event, name):
             return []
         message, summary = await self._render(event, owner, name)
-        data = to_json(message)
+        data, line = to_json(message), line_of(event)
         return [OutboxEntry(network, self.people[(network, identity)].contact, True, summary,
-                            data) for network, identity in people if (network, identity) in
-                self.people]
+                            data, line) for network, identity in people if (network, identity)
+                in self.people]
 
     async def _render(self, event: messages.Event, owner: str | None,
                       name: str) -> tuple[Message, str]:

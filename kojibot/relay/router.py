@@ -20,7 +20,7 @@ from kojibot.relay.hubwait import HubWait, OwnerNames
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.state.store import OutboxEntry, Store
 from kojibot.wording import describe
-from kojibot.wording.eventnames import TRANSITIONS, WHY, event_word, transition
+from kojibot.wording.eventnames import LINES, TRANSITIONS, WHY, event_word, line_of, transition
 from kojibot.wording.failures import reasons_of
 from txkoji import messages
 
@@ -117,8 +117,10 @@ class Relay:
         why_data = data
         if name == "failed" and any(WHY in sub.events for sub in rooms.values()):
             why_data = to_json(message.add(*await self._why(build.task_id)))
+        line = line_of(event)
         return [OutboxEntry(network, room, False, summary,
-                            why_data if WHY in sub.events else data)
+                            why_data if WHY in sub.events else data,
+                            None if LINES in sub.events else line)
                 for (network, room), sub in rooms.items()]
 
     async def _package_list_entries(self, event: messages.PackageListChange,
