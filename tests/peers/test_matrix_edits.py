@@ -6,6 +6,7 @@ applies the edit itself. IRC keeps a line per event."""
 
 import itertools
 import re
+import time
 import urllib.parse
 from types import SimpleNamespace
 
@@ -243,12 +244,17 @@ async def test_element_shows_one_line_per_build_in_an_encrypted_room(
         answer = await alice.ask(room, f"!subscribe package {package} started complete", me)
         assert answer["encrypted"] and answer["body"] == \
             f"Subscribed: package {package} (complete started) in {room}"
+        began = time.monotonic()
         assert await bot.relay.handle([build_event(build_id, package, BUILDING)]) == ["ack"]
         nvr = nvr_of(package, build_id)
         start = await alice.displayed(room, me, contains=f"{nvr} BUILDING")
+        posted = time.monotonic() - began
+        began = time.monotonic()
         assert await bot.relay.handle([build_event(build_id, package, COMPLETE)]) == ["ack"]
         seen = await alice.displayed(room, me, contains=f"{nvr} COMPLETE", edited=True,
                                      timeout=30)
+        print(f"\nElement shows: the start line {posted * 1000:.0f} ms after the event, the "
+              f"edit {(time.monotonic() - began) * 1000:.0f} ms after the end event")
         about = [message for message in seen["messages"]
                  if message["body"].startswith(f"{package}-")]
         assert len(about) == 1 and about[0]["event_id"] == start["found"], seen["messages"]
