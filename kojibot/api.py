@@ -25,7 +25,9 @@ from kojibot.wording import timefmt
 from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
 from kojibot.wording.eventnames import (
     DEFAULT_EVENTS,
+    EDIT,
     EVENTS,
+    LINES,
     NOT_MINE,
     OPTIONS,
     PACKAGE_EVENTS,
@@ -40,7 +42,9 @@ log = Logger()
 __all__ = [
     "ALERT_EVENTS",
     "DEFAULT_EVENTS",
+    "EDIT",
     "EVENTS",
+    "LINES",
     "NOT_MINE",
     "OPTIONS",
     "PACKAGE_EVENTS",

@@ -31,6 +31,9 @@ log = Logger()
 # Dedupe keys of relayed events are kept this long: enough to absorb redeliveries, short
 # enough that a build re-tagged later is relayed again (protonmsg tag events carry no id).
 RELAYED_KEY_AGE = 3600.0
+# A build's line is edited when the build ends; one started longer ago than this gets a new
+# line (the old one has scrolled far out of sight).
+LINE_AGE = 7 * 86400.0
 RESTARTING = "kojibot is restarting and did not answer that; please ask again in a minute."
 LAST_WORDS = 2.0  # seconds a process stepping down gives its last lines to go out
 
@@ -160,12 +163,16 @@ class Bot(MultiService):
         super().startService()
         self.outbox.kick()  # lines queued before a stop or crash
         self.watcher.start()
-        self._pruning = task.LoopingCall(
-            lambda: self.store.forget_events_before(self.store.clock() - RELAYED_KEY_AGE
-                                                    ).addErrback(lambda failure: log.failure(
-                                                        "forgetting old event keys failed",
-                                                        failure)))
+        self._pruning = task.LoopingCall(self._prune)
         self._pruning.start(RELAYED_KEY_AGE / 6)
+
+    def _prune(self) -> None:
+        now = self.store.clock()
+        for forget, age, what in ((self.store.forget_events_before, RELAYED_KEY_AGE,
+                                   "old event keys"),
+                                  (self.store.forget_lines_before, LINE_AGE, "old chat lines")):
+            forget(now - age).addErrback(lambda failure, what=what: log.failure(
+                "forgetting {what} failed", failure, what=what))
 
     def stopService(self):
         self.outbox.stop()

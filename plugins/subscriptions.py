@@ -6,7 +6,9 @@ from typing import Annotated
 
 from kojibot.api import (
     DEFAULT_EVENTS,
+    EDIT,
     EVENTS,
+    LINES,
     OPTIONS,
     PACKAGE_EVENTS,
     TRANSITIONS,
@@ -19,7 +21,8 @@ IN_A_CHANNEL = "Subscriptions belong to channels: ask in the channel that should
 EVENT_HELP = ("EVENT: started, complete, failed, canceled, deleted, tagged, untagged or all "
               "(default: complete failed); broken is a first failure after a success in the "
               "same target, fixed a first success after a failure; add why to say why failed "
-              "builds failed.")
+              "builds failed. On Matrix a build's end edits the line of its start (edit, the "
+              "default); lines posts each event as a line of its own.")
 
 
 async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]):
@@ -37,8 +40,10 @@ async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]
     if unknown:
         extra = f" (and {', '.join(options)})" if options else ""
         return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(known)} or all{extra}.")
-    chosen_options = wanted & set(options)
-    chosen = frozenset((wanted - chosen_options or set(default)) | chosen_options)
+    if {EDIT, LINES} <= wanted:
+        return text("Choose edit or lines, not both.")
+    chosen_options = wanted & set(options) - {EDIT}  # edit is the default: no lines
+    chosen = frozenset((wanted - set(options) or set(default)) | chosen_options)
     verb = "Subscribed" if await ctx.subscribe(kind, name, chosen) else "Already subscribed"
     return text(f"{verb}: {kind} {name} ({' '.join(sorted(chosen))}) in {ctx.incoming.room}")
 

@@ -217,6 +217,14 @@ class ElementPerson:
                                want="failure" if failure else "clear",
                                reason=failure if isinstance(failure, str) else None)
 
+    async def displayed(self, room: str, sender: str, contains: str = "",
+                        edited: bool = False, timeout: float = 20) -> dict:
+        """*sender*'s messages in *room* as Element shows them, edits applied (``messages``:
+        ``event_id``, ``body``, ``content``, ``edited_by``), once one shows *contains*
+        (``found``: its id)."""
+        return await self.call("displayed", timeout=timeout, room=room, sender=sender,
+                               contains=contains, edited=edited)
+
     async def ask(self, room: str, body: str, sender: str, timeout: float = 30) -> dict:
         """Send *body* and wait for *sender*'s decrypted reply to it; as ``wait_event``,
         plus ``asked`` (our event) and ``ms`` from the send to the decrypted reply."""

@@ -59,7 +59,7 @@ async def test_bad_subscription_input(make_bot):
         "Unknown 'colour'. Usage: !subscribe package|tag|owner|packages NAME [EVENT...]"]
     assert await say(bot, "!subscribe package bash exploded", operator=True) == [
         "Unknown event 'exploded': use started, complete, failed, canceled, deleted, tagged, "
-        "untagged, broken, fixed or all (and why)."]
+        "untagged, broken, fixed or all (and why, edit, lines)."]
     assert await say(bot, "!subscribe packages bash complete", operator=True) == [
         "Unknown event 'complete': use added, updated, blocked, unblocked, removed or all."]
     assert await say(bot, "!subscribe package", operator=True) == [
@@ -83,3 +83,18 @@ async def test_transitions_and_package_lists_are_subscribed_like_events(make_bot
         ["#koji"]
     assert await say(bot, "!unsubscribe packages python-*", operator=True) == [
         "Unsubscribed: packages python-* in #koji"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_edit_is_the_default_and_lines_is_kept(make_bot):
+    bot = make_bot()
+    assert await say(bot, "!subscribe package bash started complete edit", operator=True) == [
+        "Subscribed: package bash (complete started) in #koji"]
+    assert await say(bot, "!subscribe package bash started complete lines", operator=True) == [
+        "Subscribed: package bash (complete lines started) in #koji"]
+    assert await say(bot, "!subscribe package bash lines", operator=True) == [
+        "Subscribed: package bash (complete failed lines) in #koji"]
+    assert await say(bot, "!subscribe package bash edit lines", operator=True) == [
+        "Choose edit or lines, not both."]
+    assert await say(bot, "!subscribe package bash started complete", operator=True) == [
+        "Subscribed: package bash (complete started) in #koji"]

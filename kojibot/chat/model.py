@@ -52,6 +52,19 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Line:
+    """One thing told over time in one place (a build, from its start to its end): the
+    first message is posted, later ones replace it on networks that can edit (Matrix) and
+    are posted as new lines elsewhere. ``posted_as()`` gives the network's name for the
+    posted first message (None while unknown: then this message is posted and
+    ``posted(name)`` records it)."""
+
+    key: str
+    posted_as: Callable[[], Deferred[str | None]] = field(compare=False)
+    posted: Callable[[str], object] = field(compare=False)
+
+
+@dataclass(frozen=True)
 class Reply:
     """A message for a target; ``mention`` prefixes it with the asker's name in a room.
 
@@ -60,6 +73,7 @@ class Reply:
     its rows then. ``reply_to`` is the id of the message this answers, on networks that can
     show that (Matrix). ``txn_id`` names the message the same way on every try, across
     restarts too, so a server that dedupes (Matrix's transaction id) never shows it twice.
+    ``line``: the chat line this message updates, if any.
     """
 
     target: Target
@@ -68,6 +82,7 @@ class Reply:
     on_sent: Callable[[], object] | None = field(default=None, compare=False)
     reply_to: str | None = None
     txn_id: str | None = None
+    line: Line | None = None
 
     @property
     def relayed(self) -> bool:

@@ -6,7 +6,8 @@ ends with no build record (a scratch build, or a failure at the SRPM stage, befo
 build exists) comes only as a task event, so that one alerts too. Failures add where
 they failed and a link to that build.log. Alerts ride along with the event's other
 outbox rows (same transaction, same dedupe key), so each person hears of an event once;
-the outbox coalesces bursts to one person into digest DMs. Which alerts an event brings is
+the outbox coalesces bursts to one person into digest DMs (on Matrix a build's end edits
+the DM that told its start). Which alerts an event brings is
 decided in kojibot.relay.route, from what kojibot.relay.enrich looked up.
 """
 

@@ -3,7 +3,10 @@
 Rows stay in the state database until the chat server has them, so lines queued while
 a network is down (or the bot is stopped) go out after the reconnect. Each room gets at most
 ``coalesce`` single lines per ``window`` seconds; beyond that, the rest of the window's
-events become one digest line at the window's end. Nothing is dropped.
+events become one digest line at the window's end. Nothing is dropped. A row that
+updates a chat line (a build's end after its start) goes out as an edit of that line where
+the network can edit; a digest is a new line, and the lines of the rows in it stay as they
+were.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from kojibot.chat.message import from_json
-from kojibot.chat.model import Adapter, Reply, Target
+from kojibot.chat.model import Adapter, Line, Reply, Target
 from kojibot.state.store import OutboxRow, Store
 from kojibot.wording.describe import digest_line
 
@@ -188,8 +191,16 @@ class OutboxPump:
             self.flying[key] -= len(ids)
             self.kick(AFTER_WRITTEN)
 
+        line = self._line(key, rows[0].line) if len(rows) == 1 and rows[0].line else None
         adapter.deliver(Reply(Target(key[0], key[1], direct=rows[0].direct), message,
-                              on_sent=written, txn_id=txn_id(rows)))
+                              on_sent=written, txn_id=txn_id(rows), line=line))
+
+    def _line(self, key: tuple[str, str], name: str) -> Line:
+        def posted(posted_as: str) -> None:
+            self.store.note_line(*key, name, posted_as).addErrback(lambda failure: log.failure(
+                "remembering the first message of {line} failed", failure, line=name))
+
+        return Line(name, lambda: self.store.line_posted_as(*key, name), posted)
 
 
 def txn_id(rows: list[OutboxRow]) -> str:

@@ -16,7 +16,7 @@ from kojibot.personal.dmalerts import Alerts
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.state.records import OutboxEntry, Subscription
 from kojibot.wording import describe
-from kojibot.wording.eventnames import TRANSITIONS, WHY, past_tense
+from kojibot.wording.eventnames import LINES, TRANSITIONS, WHY, line_of, past_tense
 from txkoji import messages, web
 
 OUTCOMES = ("COMPLETE", "FAILED")  # the build states broken/fixed compare
@@ -107,7 +107,9 @@ def room_entries(enriched: Enriched, index: SubscriptionIndex) -> list[OutboxEnt
     data = why_data = to_json(message)
     if enriched.why:
         why_data = to_json(message.add(*enriched.why))
-    return [OutboxEntry(network, room, False, summary, why_data if WHY in sub.events else data)
+    line = line_of(event)
+    return [OutboxEntry(network, room, False, summary, why_data if WHY in sub.events else data,
+                        None if LINES in sub.events else line)
             for (network, room), sub in found.items()]
 
 
@@ -119,8 +121,9 @@ def alert_entries(enriched: Enriched, alerts: Alerts | None) -> list[OutboxEntry
     if not people:
         return []
     message, summary = alert_line(enriched, word)
-    data = to_json(message)
-    return [OutboxEntry(network, contact, True, summary, data) for network, contact in people]
+    data, line = to_json(message), line_of(enriched.event)
+    return [OutboxEntry(network, contact, True, summary, data, line)
+            for network, contact in people]
 
 
 def alert_line(enriched: Enriched, word: str) -> tuple[Message, str]:

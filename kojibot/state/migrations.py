@@ -113,6 +113,19 @@ INSERT INTO id_counter (name, last) SELECT 'outbox', coalesce(max(id), 0) FROM o
 DROP TABLE outbox;
 ALTER TABLE outbox_by_room RENAME TO outbox;
 """,
+    # 5: one chat line per build that later messages edit (Matrix m.replace): the outbox row
+    # names its line, and the line's first message, once posted, is remembered per target
+    """ALTER TABLE outbox ADD COLUMN line TEXT;
+CREATE TABLE chat_line (
+    network TEXT NOT NULL,
+    target TEXT NOT NULL,
+    line TEXT NOT NULL,
+    posted_as TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (network, target, line)
+);
+CREATE INDEX chat_line_at ON chat_line (at);
+""",
 )
 
 

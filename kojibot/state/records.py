@@ -20,13 +20,16 @@ class Subscription:
 
 @dataclass(frozen=True)
 class OutboxEntry:
-    """A message to queue: where it goes, a short summary for digests, the message parts."""
+    """A message to queue: where it goes, a short summary for digests, the message parts,
+    and the chat line it updates, if any (``build 123``: a later message about the same build
+    edits the first one where the network can)."""
 
     network: str
     target: str
     direct: bool
     summary: str
     message: list
+    line: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class OutboxRow:
     summary: str  # a short form of the event for digest lines
     message_json: str  # the message parts as stored (see kojibot.chat.message.to_json)
     created: float
+    line: str | None = None  # the chat line this row updates (OutboxEntry.line)
 
     @property
     def message(self) -> list:

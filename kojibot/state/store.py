@@ -125,6 +125,18 @@ class Store:
     def forget_events_before(self, when: float) -> defer.Deferred[None]:
         return self._run(OUTBOX, Tables.forget_events_before, when)
 
+    def line_posted_as(self, network: str, target: str,
+                       line: str) -> defer.Deferred[str | None]:
+        """Read on the outbox's lane, so a line noted before is seen (writes land in order)."""
+        return self._run(OUTBOX, Tables.line_posted_as, network, target, line)
+
+    def note_line(self, network: str, target: str, line: str,
+                  posted_as: str) -> defer.Deferred[None]:
+        return self._run(OUTBOX, Tables.note_line, network, target, line, posted_as)
+
+    def forget_lines_before(self, when: float) -> defer.Deferred[None]:
+        return self._run(OUTBOX, Tables.forget_lines_before, when)
+
     def note_outcome(self, package: str, target: str, build_id: int,
                      state: str) -> defer.Deferred[str | None]:
         return self._run(OUTCOME, Tables.note_outcome, package, target, build_id, state)

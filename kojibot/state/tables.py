@@ -126,7 +126,7 @@ class Tables:
                 limit: int | None = None) -> list[OutboxRow]:
         """Undelivered rows, oldest first (of a network or one target, if given; the first
         *limit* of them if given)."""
-        query = ("SELECT id, network, target, direct, summary, message, created FROM outbox")
+        query = "SELECT id, network, target, direct, summary, message, created, line FROM outbox"
         args: tuple = ()
         if network is not None:
             query += " WHERE network=?" + (" AND target=?" if target is not None else "")
@@ -136,7 +136,7 @@ class Tables:
         else:
             query += " ORDER BY id"
         rows = self.db.execute(query, args).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6]) for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     def delivered(self, network: str, target: str, ids: Iterable[int]) -> None:
         """Forget a room's written rows: one transaction, not one per row (a digest writes
@@ -148,6 +148,23 @@ class Tables:
     def forget_events_before(self, when: float) -> None:
         """Dedupe keys are kept long enough to absorb redeliveries, not forever."""
         self.db.execute("DELETE FROM relayed_event WHERE at < ?", (when,))
+
+    def line_posted_as(self, network: str, target: str, line: str) -> str | None:
+        """The network's name for the first message of a chat line, once posted."""
+        row = self.db.execute("SELECT posted_as FROM chat_line WHERE network=? AND target=?"
+                              " AND line=?", (network, target, line)).fetchone()
+        return row[0] if row else None
+
+    def note_line(self, network: str, target: str, line: str, posted_as: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO chat_line (network, target, line, posted_as, at)"
+                       " VALUES (?, ?, ?, ?, ?) ON CONFLICT (network, target, line)"
+                       " DO UPDATE SET posted_as = excluded.posted_as, at = excluded.at",
+                       (network, target, line, posted_as, self.clock()))
+
+    def forget_lines_before(self, when: float) -> None:
+        """A line is edited while its build runs; one posted long ago is history."""
+        self.db.execute("DELETE FROM chat_line WHERE at < ?", (when,))
 
     def note_outcome(self, package: str, target: str, build_id: int, state: str) -> str | None:
         """Record a build's outcome (COMPLETE, FAILED) for its package and target; the outcome
@@ -282,7 +299,7 @@ def _queue(db: Database, entries: list[OutboxEntry], now: float) -> None:
     last = db.execute("SELECT last FROM id_counter WHERE name = 'outbox'").fetchone()[0]
     first = last - len(entries) + 1
     db.executemany(
-        "INSERT INTO outbox (network, target, id, direct, summary, message, created)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (network, target, id, direct, summary, message, created, line)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(e.network, e.target, first + n, int(e.direct), e.summary, json.dumps(e.message),
-          now) for n, e in enumerate(entries)])
+          now, e.line) for n, e in enumerate(entries)])

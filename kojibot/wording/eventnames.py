@@ -22,7 +22,11 @@ TRANSITIONS = ("broken", "fixed")
 PACKAGE_EVENTS = tuple(EVENT_OF_PACKAGE_ACTION.values())  # package-list subscriptions
 DEFAULT_EVENTS = frozenset({"complete", "failed"})
 WHY = "why"  # a subscription option: failure lines say why, read from the logs
-OPTIONS = (WHY,)
+# Subscription options: a build's later events edit its first line where the network can
+# (edit, the default: stored as the absence of lines), or each is a line of its own (lines).
+EDIT, LINES = "edit", "lines"
+OPTIONS = (WHY, EDIT, LINES)
+EDITS_LINE = frozenset({"BUILDING", "COMPLETE", "FAILED", "CANCELED"})  # a build's run
 NOT_MINE = "not-mine"  # a DM alert option: leave out the person's own builds
 
 
@@ -38,6 +42,15 @@ def transition(previous: str | None, new: str) -> str | None:
 def past_tense(event: str) -> str:
     """``builds completed``, ``builds failed``: the verb of a digest line."""
     return "completed" if event == "complete" else event
+
+
+def line_of(event: Event) -> str | None:
+    """The chat line a build's start and end share (a deletion, news of an old build, and
+    tag changes get lines of their own)."""
+    if isinstance(event, BuildStateChange) and event.new in EDITS_LINE:
+        build = event.build
+        return f"build {build.record_id if build.record_id is not None else build.nvr}"
+    return None
 
 
 def event_word(event: Event) -> str | None:

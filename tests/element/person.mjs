@@ -201,6 +201,26 @@ async function waitEvent({ room, sender, after, reply_to, contains, want = "clea
   }
 }
 
+/** The messages of *sender* in *room* as Element lists them: edits (m.replace) applied to
+ *  their originals by the SDK, not lines of their own. Waits until one whose shown body
+ *  includes *contains* is there (and, with *edited*, shows an edit). */
+async function displayed({ room, sender, contains = "", edited = false, timeout = 20 }) {
+  const shown = () => timeline.filter((event) => event.getRoomId() === room
+    && event.getSender() === sender && event.getType() === "m.room.message"
+    && !event.isDecryptionFailure() && !event.isRelation(sdk.RelationType.Replace));
+  const found = await until(() => shown().find((event) => (event.getContent().body ?? "")
+    .includes(contains) && (!edited || event.replacingEventId())), timeout,
+  `message with ${contains} from ${sender} in ${room}`);
+  return {
+    found: found.getId(),
+    messages: shown().map((event) => ({
+      event_id: event.getId(), body: event.getContent().body ?? null,
+      content: event.getContent(), edited_by: event.replacingEventId() ?? null,
+      encrypted: event.isEncrypted(),
+    })),
+  };
+}
+
 /** *body* sent, then the reply from *sender* once decrypted, with the milliseconds between
  *  (measured here: no round trip to the test suite in it). */
 async function ask({ room, body, sender, timeout = 30 }) {
@@ -239,6 +259,7 @@ async function stop() {
 const COMMANDS = {
   login, bootstrap, set_isolation: setIsolation, create_dm: createDm, create_room: createRoom,
   join, invite, wait_member: waitMember, send, wait_event: waitEvent, ask, devices, stop,
+  displayed,
 };
 
 function reply(message) {

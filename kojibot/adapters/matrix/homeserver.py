@@ -4,7 +4,7 @@ The adapter is a Twisted service on Twisted's asyncio reactor (the CLI installs 
 nio coroutine runs through ``niocalls.nio_call``. It logs in (or reuses the saved token),
 syncs from the saved ``next_batch`` (filling a gap from room history after a long absence),
 hands each person's text to ``receive`` as an ``Incoming``, answers invites, notices kicks,
-and sends what the core ``deliver``s as ``m.notice`` replies. Event meaning and message
+and sends what the core ``deliver``s as ``m.notice`` replies (or edits). Event meaning and message
 content live in ``rooms``, encryption in ``crypto`` (with ``crosssigning``, ``identities``,
 ``keyrequests``), DMs in ``direct``, logging in in ``login``, saved state in ``saved``, send
 queues in ``sendqueue``; this file moves data.
@@ -384,10 +384,16 @@ class MatrixAdapter(Service):
                      line=item.reply.message.plain()[:200])
             return None
         content = rooms.reply_content(item.reply, self.threads.get(item.reply.reply_to or ""))
+        line = item.reply.line
+        original = rooms.original_in(await line.posted_as(), room_id) if line else None
+        if original:
+            content = rooms.edit_content(content, original)
         response = await nio_call(self.client.room_send(
             room_id, "m.room.message", content, tx_id=item.txn_id,
             ignore_unverified_devices=False))  # prepare() judged every device
         if not isinstance(response, nio.RoomSendError):
+            if line and not original:
+                line.posted(rooms.posted_as(room_id, response.event_id))
             return None
         if response.status_code == "M_LIMIT_EXCEEDED" or http_status(response) == 429:
             return (response.retry_after_ms or 1000) / 1000

@@ -168,6 +168,30 @@ def reply_content(reply: Reply, thread: str | None = None) -> dict:
     return content
 
 
+def edit_content(content: dict, original: str) -> dict:
+    """*content* as an edit (``m.replace``) of the event *original*: the new content in
+    ``m.new_content``, and a ``* ``-marked fallback for clients that do not apply edits.
+    In an encrypted room ``m.relates_to`` stays in the clear (nio copies it out)."""
+    new = {key: content[key] for key in ("msgtype", "body", "format", "formatted_body",
+                                          "m.mentions") if key in content}
+    return {**new, "body": f"* {new['body']}",
+            "formatted_body": f"* {new['formatted_body']}", "m.mentions": {},
+            "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original}}
+
+
+def posted_as(room_id: str, event_id: str) -> str:
+    """What a chat line remembers of its first message: the room and the event."""
+    return f"{room_id} {event_id}"
+
+
+def original_in(posted: str | None, room_id: str) -> str | None:
+    """The event to edit in *room_id*, from :func:`posted_as` (None if it was posted
+    elsewhere, e.g. in a DM room since replaced: an edit must be in the same room)."""
+    room, _, event_id = (posted or "").partition(" ")
+    return event_id if room == room_id and event_id else None
+
+
 WORD_JOINER = "\u2060"
 _AT = re.compile(r"@(?=[\w.=-])")
 _TAG = re.compile(r"(<[^>]*>)")
