@@ -39,14 +39,14 @@ async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]
         return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(known)} or all{extra}.")
     chosen_options = wanted & set(options)
     chosen = frozenset((wanted - chosen_options or set(default)) | chosen_options)
-    verb = "Subscribed" if await ctx.subscribe(kind, name, chosen) else "Already subscribed"
+    verb = "Subscribed" if await ctx.subscriptions.add(kind, name, chosen) else "Already subscribed"
     return text(f"{verb}: {kind} {name} ({' '.join(sorted(chosen))}) in {ctx.incoming.room}")
 
 
 async def _unsubscribe(ctx: Context, kind: str, name: str):
     if ctx.incoming.direct:
         return text(IN_A_CHANNEL)
-    if not await ctx.unsubscribe(kind, name):
+    if not await ctx.subscriptions.remove(kind, name):
         return text(f"{ctx.incoming.room} has no subscription to {kind} {name}.")
     return text(f"Unsubscribed: {kind} {name} in {ctx.incoming.room}")
 
@@ -110,7 +110,7 @@ async def subscriptions(ctx):
     """List this channel's subscriptions."""
     if ctx.incoming.direct:
         return text("Subscriptions belong to channels: ask in a channel.")
-    subs = ctx.subscriptions()
+    subs = ctx.subscriptions.current()
     if not subs:
         return text(f"{ctx.incoming.room} has no subscriptions.")
     listed = "; ".join(f"{s.kind} {s.pattern} ({' '.join(sorted(s.events))})" for s in subs)
