@@ -1,5 +1,6 @@
-"""The dispatcher is network- and state-free: importing it loads no database driver,
-HTTP client or broker client (a fresh interpreter, on the installed kojibot)."""
+"""The dispatcher and the plugin API are network- and state-free: importing either loads
+no database driver, HTTP client or broker client, nor the bot (a fresh interpreter, on the
+installed kojibot)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,10 @@ def test_importing_the_dispatcher_loads_no_state_network_or_bus():
 
 def test_the_probe_sees_a_heavy_import():
     assert "sqlite3" in loaded_by("import kojibot.bot")
+
+
+def test_the_plugin_api_loads_neither_the_bot_nor_the_state():
+    modules = loaded_by("import kojibot.api")
+    assert [name for name in modules if name.split(".")[0] in HEAVY] == []
+    assert [name for name in modules if name in ("kojibot.bot", "kojibot.chat.dispatcher",
+                                                 "kojibot.state.store")] == []
