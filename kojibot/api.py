@@ -23,24 +23,8 @@ from kojibot.services.subscriptions import Subscriptions
 from kojibot.services.watches import Watches
 from kojibot.state.records import Alert, Subscription, WatchRecord
 from kojibot.wording import timefmt
-from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
-from kojibot.wording.eventnames import (
-    DEFAULT_EVENTS,
-    EVENTS,
-    NOT_MINE,
-    OPTIONS,
-    PACKAGE_EVENTS,
-    TRANSITIONS,
-)
 
 __all__ = [
-    "ALERT_EVENTS",
-    "DEFAULT_EVENTS",
-    "EVENTS",
-    "NOT_MINE",
-    "OPTIONS",
-    "PACKAGE_EVENTS",
-    "TRANSITIONS",
     "Alert",
     "Context",
     "Message",
@@ -69,8 +53,9 @@ class Context:
     - ``hub``: ``hub.koji``, the txkoji connection, and the one-line answers
       ``task``, ``build``, ``user``, ``why``.
     - ``identity``: who asked (``who``), ``koji_user()``, ``link(KOJIUSER)``.
-    - ``subscriptions``: this room's: ``add``, ``remove``, ``current``.
-    - ``alerts``: the asker's DM alerts: ``set``, ``remove``, ``current``.
+    - ``subscriptions``: this room's: ``add``, ``remove``, ``current``; ``events`` reads
+      event words.
+    - ``alerts``: the asker's DM alerts: ``set``, ``remove``, ``current``; ``events``.
     - ``watches``: the asker's watches: ``look``, ``add``, ``remove``, ``current``, ``limit``.
 
     Reads answer from memory at once and never write; writes are awaited and return once

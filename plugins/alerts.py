@@ -4,28 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import ALERT_EVENTS, DEFAULT_EVENTS, NOT_MINE, Alert, Context, command, text
+from kojibot.api import Alert, Context, command, text
 
 EVENT_HELP = "EVENT: started, complete, failed, canceled, deleted or all (default: complete " \
              "failed)."
-
-
-class _Problem(Exception):
-    pass
-
-
-def _events(words: tuple[str, ...], options: tuple[str, ...] = ()) -> frozenset[str]:
-    wanted = {word.lower() for word in words}
-    chosen = wanted & set(options)
-    wanted -= chosen
-    if "all" in wanted:
-        wanted = (wanted - {"all"}) | set(ALERT_EVENTS)
-    unknown = sorted(wanted - set(ALERT_EVENTS))
-    if unknown:
-        extra = f" (and {', '.join(options)})" if options else ""
-        raise _Problem(f"Unknown event {unknown[0][:20]!r}: use {', '.join(ALERT_EVENTS)} "
-                       f"or all{extra}.")
-    return frozenset((wanted or DEFAULT_EVENTS) | chosen)
 
 
 def _describe(alert: Alert, koji_user: str | None) -> str:
@@ -52,9 +34,10 @@ async def alerts_on(ctx: Context, *events: Annotated[str, "EVENT"]):
     if not koji_user:
         return text(f"First link your Koji user: {ctx.prefix}iam KOJIUSER")
     try:
-        alert = await ctx.alerts.set("owner", "", _events(events))
-    except _Problem as exc:
+        wanted = ctx.alerts.events("owner", events)
+    except ValueError as exc:
         return text(str(exc))
+    alert = await ctx.alerts.set("owner", "", wanted)
     return text(f"Alerts on: a DM for {_describe(alert, koji_user)}.")
 
 
@@ -74,9 +57,10 @@ async def alerts_package(ctx: Context, name: str, *events: Annotated[str, "EVENT
             return text(f"You have no alert for package {name[:40]}.")
         return text(f"Alert off: package {name[:40]}.")
     try:
-        alert = await ctx.alerts.set("package", name, _events(events, (NOT_MINE,)))
-    except _Problem as exc:
+        wanted = ctx.alerts.events("package", events)
+    except ValueError as exc:
         return text(str(exc))
+    alert = await ctx.alerts.set("package", name, wanted)
     return text(f"Alert on: a DM for {_describe(alert, ctx.identity.koji_user())}.")
 
 

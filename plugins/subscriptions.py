@@ -4,16 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import (
-    DEFAULT_EVENTS,
-    EVENTS,
-    OPTIONS,
-    PACKAGE_EVENTS,
-    TRANSITIONS,
-    Context,
-    command,
-    text,
-)
+from kojibot.api import Context, command, text
 
 IN_A_CHANNEL = "Subscriptions belong to channels: ask in the channel that should see the events."
 EVENT_HELP = ("EVENT: started, complete, failed, canceled, deleted, tagged, untagged or all "
@@ -25,21 +16,12 @@ EVENT_HELP = ("EVENT: started, complete, failed, canceled, deleted, tagged, unta
 async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]):
     if ctx.incoming.direct:
         return text(IN_A_CHANNEL)
-    wanted = {event.lower() for event in events}
-    if kind == "packages":
-        known, every, options, default = PACKAGE_EVENTS, PACKAGE_EVENTS, (), PACKAGE_EVENTS
-    else:
-        known, every, options, default = (*EVENTS, *TRANSITIONS), EVENTS, OPTIONS, \
-            DEFAULT_EVENTS
-    if "all" in wanted:
-        wanted = (wanted - {"all"}) | set(every)
-    unknown = sorted(wanted - set(known) - set(options))
-    if unknown:
-        extra = f" (and {', '.join(options)})" if options else ""
-        return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(known)} or all{extra}.")
-    chosen_options = wanted & set(options)
-    chosen = frozenset((wanted - chosen_options or set(default)) | chosen_options)
-    verb = "Subscribed" if await ctx.subscriptions.add(kind, name, chosen) else "Already subscribed"
+    try:
+        chosen = ctx.subscriptions.events(kind, events)
+    except ValueError as exc:
+        return text(str(exc))
+    new = await ctx.subscriptions.add(kind, name, chosen)
+    verb = "Subscribed" if new else "Already subscribed"
     return text(f"{verb}: {kind} {name} ({' '.join(sorted(chosen))}) in {ctx.incoming.room}")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from kojibot.services.events import chosen
 from kojibot.services.identity import Identity
 from kojibot.state.records import Alert
+from kojibot.wording.eventnames import BUILD_EVENTS, DEFAULT_EVENTS, NOT_MINE
 
 if TYPE_CHECKING:
     from kojibot.personal.dmalerts import Alerts as AlertRoute
@@ -19,6 +22,14 @@ class Alerts:
         self._store = store
         self._route = route
         self._identity = identity
+
+    @staticmethod
+    def events(kind: str, words: Iterable[str]) -> frozenset[str]:
+        """The build events *words* ask for (``all``; none means the default), and for a
+        "package" alert ``not-mine`` (leave out the asker's own builds). ValueError, whose
+        message is the line to answer, for an unknown word."""
+        options = (NOT_MINE,) if kind == "package" else ()
+        return chosen(words, BUILD_EVENTS, BUILD_EVENTS, options, DEFAULT_EVENTS)
 
     def current(self, identity: str | None = None) -> list[Alert]:
         """The asker's alerts (or *identity*'s), by kind and pattern."""

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from kojibot.chat.model import Incoming
+from kojibot.services.events import chosen
 from kojibot.state.records import Subscription
+from kojibot.wording.eventnames import (
+    DEFAULT_EVENTS,
+    EVENTS,
+    OPTIONS,
+    PACKAGE_EVENTS,
+    TRANSITIONS,
+)
 
 if TYPE_CHECKING:
     from kojibot.relay.matching import SubscriptionIndex
@@ -19,6 +28,16 @@ class Subscriptions:
         self._store = store
         self._index = index
         self._incoming = incoming
+
+    @staticmethod
+    def events(kind: str, words: Iterable[str]) -> frozenset[str]:
+        """The events *words* ask for in a *kind* subscription: build events, ``broken``,
+        ``fixed`` and ``why``, or for "packages" the package-list events; ``all``; none
+        means the default. ValueError, whose message is the line to answer, for an
+        unknown word."""
+        if kind == "packages":
+            return chosen(words, PACKAGE_EVENTS, PACKAGE_EVENTS, (), PACKAGE_EVENTS)
+        return chosen(words, (*EVENTS, *TRANSITIONS), EVENTS, OPTIONS, DEFAULT_EVENTS)
 
     async def add(self, kind: str, pattern: str, events: frozenset[str]) -> bool:
         """Post *pattern*'s *events* (kind "package", "tag", "owner" or "packages") in this
