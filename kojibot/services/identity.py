@@ -53,15 +53,17 @@ class Identity:
 
     async def reachable(self) -> None:
         """Write where a DM reaches the asker now (alerts need a contact to go to)."""
-        person = self._moved()
+        if self._moved() is None:
+            return
+        await self._store.set_contact(self.network, self.who, self.contact)
+        person = self._moved()  # memory as it is now: a link may have come meanwhile
         if person is not None:
-            await self._store.set_contact(self.network, self.who, self.contact)
             self._people.remember(person)
 
     def heard(self) -> None:
         """A line from the asker was heard: if they are known and now reachable elsewhere
         (an IRC nick changed), remember that, so their alerts follow them. Nobody waits."""
-        if self._people.person(self.network, self.who) is None:
+        if self._people.person(self.network, self.who) is None or self._moved() is None:
             return
         defer.Deferred.fromCoroutine(self.reachable()).addErrback(
             lambda failure: log.failure("remembering where {who} is failed", failure,
