@@ -2,210 +2,72 @@
 
 A plugin module declares commands (``@command``, ``@command("group sub")`` for a group's
 subcommand) and listeners (``@listener(pattern)``); each handler gets a :class:`Context` and
-returns a :class:`Message` (``text(...)``), a list of them, or None. The Context knows who
-asked where and offers the bot's services; each service keeps the state file and the bot's
-in-memory indexes in step, so a plugin cannot leave them apart. Handlers never see the bot.
+returns a :class:`Message` (``text(...)`` with ``bold``, ``link``, ``state`` parts), a list of
+them, or None. The Context says who asked where and offers the bot's services
+(kojibot.services); each keeps the state and the bot's in-memory indexes in step, so a
+plugin cannot leave them apart. Handlers never see the bot.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from dataclasses import dataclass
 
-from twisted.logger import Logger
-
-import txkoji
-from kojibot.chat.commands import Command, command, listener
+from kojibot.chat.commands import Registry, command, listener
 from kojibot.chat.message import Message, bold, link, state, text
 from kojibot.chat.model import Incoming
-from kojibot.lookups import Lookups, build_answer, task_answer, user_answer, why_answer
-from kojibot.personal.watcher import PER_PERSON as WATCHES_PER_PERSON
 from kojibot.personal.watches import is_done, root_state
-from kojibot.state.store import Alert, Person, Subscription, WatchRecord
+from kojibot.services.alerts import Alerts
+from kojibot.services.hub import Hub
+from kojibot.services.identity import Identity
+from kojibot.services.subscriptions import Subscriptions
+from kojibot.services.watches import Watches
+from kojibot.state.records import Alert, Subscription, WatchRecord
 from kojibot.wording import timefmt
-from kojibot.wording.eventnames import BUILD_EVENTS as ALERT_EVENTS
-from kojibot.wording.eventnames import (
-    DEFAULT_EVENTS,
-    EDIT,
-    EVENTS,
-    LINES,
-    NOT_MINE,
-    OPTIONS,
-    PACKAGE_EVENTS,
-    TRANSITIONS,
-)
-
-if TYPE_CHECKING:
-    from kojibot.bot import Bot
-
-log = Logger()
 
 __all__ = [
-    "ALERT_EVENTS",
-    "DEFAULT_EVENTS",
-    "EDIT",
-    "EVENTS",
-    "LINES",
-    "NOT_MINE",
-    "OPTIONS",
-    "PACKAGE_EVENTS",
-    "TRANSITIONS",
-    "WATCHES_PER_PERSON",
     "Alert",
-    "Annotated",
-    "Command",
     "Context",
     "Message",
     "Subscription",
     "WatchRecord",
     "bold",
-    "build_answer",
     "command",
     "is_done",
     "link",
     "listener",
     "root_state",
     "state",
-    "task_answer",
     "text",
     "timefmt",
-    "user_answer",
-    "why_answer",
 ]
 
 
+@dataclass(frozen=True)
 class Context:
-    """One heard line: who said it where (``incoming``), and the services a plugin may use.
+    """One heard line and the services a handler may use; nothing else.
 
-    Subscriptions belong to the room the line was said in; alerts, identity links and
-    watches to the person who said it (their ``identity``: services account, else nick, on
-    Matrix the user id).
+    - ``incoming``: who said what where (network, room, sender, text, direct, operator).
+    - ``prefix``: the command prefix (``!``), for usage hints.
+    - ``commands``: the enabled commands (``names()``, ``get(name)``), for help.
+    - ``is_admin``: whether the asker is a bot admin.
+    - ``hub``: ``hub.koji``, the txkoji connection, and the one-line answers
+      ``task``, ``build``, ``user``, ``why``.
+    - ``identity``: who asked (``who``), ``koji_user()``, ``link(KOJIUSER)``.
+    - ``subscriptions``: this room's: ``add``, ``remove``, ``current``; ``events`` reads
+      event words.
+    - ``alerts``: the asker's DM alerts: ``set``, ``remove``, ``current``; ``events``.
+    - ``watches``: the asker's watches: ``look``, ``add``, ``remove``, ``current``, ``limit``.
+
+    Reads answer from memory at once and never write; writes are awaited and return once
+    the database has them.
     """
 
-    def __init__(self, incoming: Incoming, prefix: str, bot: Bot):
-        self.incoming = incoming
-        self.prefix = prefix
-        self._bot = bot
-
-    # -- the hub and the bot's own facts ---------------------------------------------
-
-    @property
-    def koji(self) -> txkoji.Connection:
-        """The hub connection (txkoji): every attribute is a hub call."""
-        return self._bot.koji
-
-    @property
-    def lookups(self) -> Lookups:
-        """The hub look-ups that keep a cache (why tasks failed), for ``why_answer``."""
-        return self._bot.lookups
-
-    @property
-    def is_admin(self) -> bool:
-        return self._bot.dispatcher.is_admin(self.incoming)
-
-    @property
-    def commands(self):
-        """The enabled commands (``names()``, ``find(words)``, ``usage``), for help."""
-        return self._bot.registry
-
-    # -- who is asking -----------------------------------------------------------------
-    # Reads come from the bot's memory; a write is awaited by the handler that asked for it,
-    # and only then is the memory changed, so memory never holds what the database lacks.
-
-    @property
-    def identity(self) -> str:
-        """The asker's identity, lower-case. Where a DM reaches them now is remembered too
-        (an IRC nick may change), so their alerts follow them; nobody waits for that write."""
-        incoming, alerts = self.incoming, self._bot.alerts
-        identity = incoming.identity.lower()
-        known = alerts.person(incoming.network, identity)
-        if known is None or known.contact != incoming.sender:
-            alerts.remember(Person(incoming.network, identity, incoming.sender,
-                                   known.koji_user if known else None,
-                                   known.linked_by if known else None))
-            self._bot.store.set_contact(incoming.network, identity, incoming.sender
-                                        ).addErrback(lambda failure: log.failure(
-                                            "remembering where {who} is failed", failure,
-                                            who=identity))
-        return identity
-
-    def koji_user(self, identity: str | None = None) -> str | None:
-        """The Koji user linked to the asker (or to *identity*), if any."""
-        person = self._bot.alerts.person(self.incoming.network, identity or self.identity)
-        return person.koji_user if person else None
-
-    async def link(self, koji_user: str, identity: str | None = None) -> str:
-        """Link the asker (or, for admins, someone else by nick) to *koji_user*; the
-        identity linked."""
-        incoming = self.incoming
-        who, contact = (identity.lower(), identity) if identity else \
-            (self.identity, incoming.sender)
-        await self._bot.store.link(incoming.network, who, contact, koji_user, incoming.identity)
-        self._bot.alerts.remember(Person(incoming.network, who, contact, koji_user,
-                                         incoming.identity))
-        return who
-
-    # -- this room's subscriptions -----------------------------------------------------
-
-    async def subscribe(self, kind: str, pattern: str, events: frozenset[str]) -> bool:
-        """Post *pattern*'s *events* in this room; False if exactly that was already so."""
-        incoming = self.incoming
-        sub = Subscription(incoming.network, incoming.room, kind, pattern, frozenset(events),
-                           created_by=incoming.identity)
-        changed = await self._bot.store.subscribe(sub)
-        self._bot.subscriptions.add(sub)
-        return changed
-
-    async def unsubscribe(self, kind: str, pattern: str) -> bool:
-        incoming = self.incoming
-        if not await self._bot.store.unsubscribe(incoming.network, incoming.room, kind,
-                                                 pattern):
-            return False
-        self._bot.subscriptions.remove(Subscription(incoming.network, incoming.room, kind,
-                                                    pattern, frozenset()))
-        return True
-
-    def subscriptions(self) -> list[Subscription]:
-        return self._bot.subscriptions.in_room(self.incoming.network, self.incoming.room)
-
-    # -- the asker's DM alerts ---------------------------------------------------------
-
-    def alerts(self, identity: str | None = None) -> list[Alert]:
-        """The asker's alerts (or *identity*'s)."""
-        return self._bot.alerts.of(self.incoming.network, identity or self.identity)
-
-    async def set_alert(self, kind: str, pattern: str, events: frozenset[str]) -> Alert:
-        """Alert the asker about builds of their Koji user (kind "owner", pattern "") or
-        of a package (kind "package", pattern a name or glob)."""
-        alert = Alert(self.incoming.network, self.identity, kind, pattern, frozenset(events))
-        await self._bot.store.set_alert(alert)
-        self._bot.alerts.set(alert)
-        return alert
-
-    async def remove_alerts(self, kind: str | None = None, pattern: str | None = None) -> int:
-        """Remove the asker's alerts (all, or one kind and pattern); how many went."""
-        network, identity = self.incoming.network, self.identity
-        removed = await self._bot.store.remove_alerts(network, identity, kind, pattern)
-        self._bot.alerts.removed(network, identity, kind, pattern)
-        return removed
-
-    # -- the asker's watches -----------------------------------------------------------
-
-    async def look(self, kind: str, ref: int | str) -> WatchRecord | None:
-        """A task tree ("task", id) or build ("build", NVR or id) as the hub has it now,
-        ready to watch; None if the hub has no such thing."""
-        return await self._bot.watcher.look(kind, ref)
-
-    async def watch(self, found: WatchRecord) -> bool:
-        """Report *found* to the asker where they asked when it ends; False if they were
-        watching it already."""
-        incoming = self.incoming
-        found.network, found.identity = incoming.network, self.identity
-        found.asker, found.room = incoming.sender, incoming.room
-        return await self._bot.watcher.add(found)
-
-    async def unwatch(self, watch: WatchRecord) -> bool:
-        return await self._bot.watcher.remove(watch)
-
-    def watches(self) -> list[WatchRecord]:
-        """The asker's watches, each with what is known of it now."""
-        return self._bot.watcher.of(self.incoming.network, self.identity)
+    incoming: Incoming
+    prefix: str
+    commands: Registry
+    is_admin: bool
+    hub: Hub
+    identity: Identity
+    subscriptions: Subscriptions
+    alerts: Alerts
+    watches: Watches

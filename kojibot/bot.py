@@ -12,6 +12,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 import txkoji
+from kojibot.api import Context
 from kojibot.bus.origin import HubOrigin
 from kojibot.chat.dispatcher import Dispatcher
 from kojibot.chat.model import Adapter, Incoming, Reply
@@ -22,6 +23,11 @@ from kojibot.personal.watcher import Watcher
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.outbox import OutboxPump
 from kojibot.relay.router import Relay
+from kojibot.services.alerts import Alerts as AlertSettings
+from kojibot.services.hub import Hub
+from kojibot.services.identity import Identity
+from kojibot.services.subscriptions import Subscriptions
+from kojibot.services.watches import Watches
 from kojibot.settings import Settings, build
 from kojibot.state.lease import Lease
 from kojibot.state.store import Store
@@ -68,8 +74,9 @@ class Bot(MultiService):
         self.subscriptions = SubscriptionIndex(self.store.at_open.subscriptions)
         self.registry = settings.registry
         self.dispatcher = Dispatcher(
-            self.registry, self, prefix=config.bot.prefix, admins=config.bot.admins,
-            ignore=config.bot.ignore, rate=RateLimit(config.bot.rate))
+            self.registry, self.context, hub_name=getattr(self.koji, "server", ""),
+            prefix=config.bot.prefix, admins=config.bot.admins, ignore=config.bot.ignore,
+            rate=RateLimit(config.bot.rate))
         self.adapters: dict[str, Adapter] = {}
         self.outbox = OutboxPump(self.store, self.adapters, coalesce=config.bot.digest_after,
                                  window=config.bot.digest_window)
@@ -94,6 +101,18 @@ class Bot(MultiService):
             self.consumer = AMQPConsumer(amqp, self.relay.handle)
             self.consumer.setServiceParent(self)
 
+    def context(self, incoming: Incoming) -> Context:
+        """What a plugin's handler gets for *incoming*: the services, speaking for its
+        asker."""
+        identity = Identity(self.store, self.alerts, incoming)
+        return Context(
+            incoming=incoming, prefix=self.dispatcher.prefix, commands=self.registry,
+            is_admin=self.dispatcher.is_admin(incoming), hub=Hub(self.koji, self.lookups),
+            identity=identity,
+            subscriptions=Subscriptions(self.store, self.subscriptions, incoming),
+            alerts=AlertSettings(self.store, self.alerts, identity),
+            watches=Watches(self.store, self.watcher, self.koji, identity, incoming.room))
+
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.network] = adapter
         if hasattr(adapter, "setServiceParent"):
@@ -107,6 +126,7 @@ class Bot(MultiService):
         if self.stepping_down:
             self._last_words([incoming])
             return
+        Identity(self.store, self.alerts, incoming).heard()
         key = next(self._heard)
         self.unanswered[key] = incoming
         try:

@@ -4,28 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import ALERT_EVENTS, DEFAULT_EVENTS, NOT_MINE, Alert, Context, command, text
+from kojibot.api import Alert, Context, command, text
 
 EVENT_HELP = "EVENT: started, complete, failed, canceled, deleted or all (default: complete " \
              "failed)."
-
-
-class _Problem(Exception):
-    pass
-
-
-def _events(words: tuple[str, ...], options: tuple[str, ...] = ()) -> frozenset[str]:
-    wanted = {word.lower() for word in words}
-    chosen = wanted & set(options)
-    wanted -= chosen
-    if "all" in wanted:
-        wanted = (wanted - {"all"}) | set(ALERT_EVENTS)
-    unknown = sorted(wanted - set(ALERT_EVENTS))
-    if unknown:
-        extra = f" (and {', '.join(options)})" if options else ""
-        raise _Problem(f"Unknown event {unknown[0][:20]!r}: use {', '.join(ALERT_EVENTS)} "
-                       f"or all{extra}.")
-    return frozenset((wanted or DEFAULT_EVENTS) | chosen)
 
 
 def _describe(alert: Alert, koji_user: str | None) -> str:
@@ -38,30 +20,31 @@ def _describe(alert: Alert, koji_user: str | None) -> str:
 @command("alerts")
 async def alerts(ctx: Context):
     """Get a DM when builds change state; alone: your alerts."""
-    current = ctx.alerts()
+    current = ctx.alerts.current()
     if not current:
         return text(f"You have no alerts. Usage: {ctx.commands.get('alerts').usage(ctx.prefix)}")
-    koji_user = ctx.koji_user()
+    koji_user = ctx.identity.koji_user()
     return text("Your DM alerts: " + "; ".join(_describe(a, koji_user) for a in current))
 
 
 @command("alerts on")
 async def alerts_on(ctx: Context, *events: Annotated[str, "EVENT"]):
     """A DM when your builds change state (link your Koji user with !iam first)."""
-    koji_user = ctx.koji_user()
+    koji_user = ctx.identity.koji_user()
     if not koji_user:
         return text(f"First link your Koji user: {ctx.prefix}iam KOJIUSER")
     try:
-        alert = await ctx.set_alert("owner", "", _events(events))
-    except _Problem as exc:
+        wanted = ctx.alerts.events("owner", events)
+    except ValueError as exc:
         return text(str(exc))
+    alert = await ctx.alerts.set("owner", "", wanted)
     return text(f"Alerts on: a DM for {_describe(alert, koji_user)}.")
 
 
 @command("alerts off")
 async def alerts_off(ctx: Context):
     """Stop all your alerts."""
-    removed = await ctx.remove_alerts()
+    removed = await ctx.alerts.remove()
     return text(f"Alerts off ({removed} removed)." if removed else "You had no alerts.")
 
 
@@ -70,14 +53,15 @@ async def alerts_package(ctx: Context, name: str, *events: Annotated[str, "EVENT
     """A DM when package NAME's builds change state (NAME may be a glob); add not-mine to
     leave out your own builds; NAME off stops it."""
     if [word.lower() for word in events] == ["off"]:
-        if not await ctx.remove_alerts("package", name):
+        if not await ctx.alerts.remove("package", name):
             return text(f"You have no alert for package {name[:40]}.")
         return text(f"Alert off: package {name[:40]}.")
     try:
-        alert = await ctx.set_alert("package", name, _events(events, (NOT_MINE,)))
-    except _Problem as exc:
+        wanted = ctx.alerts.events("package", events)
+    except ValueError as exc:
         return text(str(exc))
-    return text(f"Alert on: a DM for {_describe(alert, ctx.koji_user())}.")
+    alert = await ctx.alerts.set("package", name, wanted)
+    return text(f"Alert on: a DM for {_describe(alert, ctx.identity.koji_user())}.")
 
 
 for _declared in (alerts_on, alerts_package):

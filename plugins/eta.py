@@ -13,7 +13,7 @@ SHOWN = 5
 @command("eta")
 async def eta(ctx, package: str):
     """Average build duration of PACKAGE, and the expected end of each running build."""
-    koji = ctx.koji
+    koji = ctx.hub.koji
     if await koji.getPackageID(package) is None:
         return text(f"No such package: {package}")
     average = await estimates.average_build_duration(koji, package)

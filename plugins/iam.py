@@ -15,18 +15,18 @@ async def iam(ctx, user: Annotated[str, "KOJIUSER"] = "", who: Annotated[str, "N
     if who and not ctx.is_admin:
         return text(f"Linking someone else is for bot admins; say {ctx.prefix}iam KOJIUSER "
                     "to link yourself.")
-    identity = who.lower() if who else ctx.identity
+    identity = who.lower() if who else ctx.identity.who
     if not user:
-        koji_user = ctx.koji_user(identity)
+        koji_user = ctx.identity.koji_user(identity)
         if not koji_user:
             return text(f"{identity} is not linked to a Koji user; say {ctx.prefix}iam "
                         "KOJIUSER.")
         return text(f"{identity} is Koji user {koji_user}.")
-    found = await ctx.koji.getUser(user)
+    found = await ctx.hub.koji.getUser(user)
     if not found:
         return text(f"No such Koji user: {user[:40]}")
-    await ctx.link(found["name"], who or None)
+    await ctx.identity.link(found["name"], who or None)
     answer = text(f"Linked {identity} to Koji user {found['name']}.")
-    if not ctx.alerts(identity):
+    if not ctx.alerts.current(identity):
         answer.add(f" {ctx.prefix}alerts on sends a DM when their builds complete or fail.")
     return answer

@@ -8,7 +8,7 @@ from kojibot.api import bold, command, link, text
 @command("latest")
 async def latest(ctx, tag: str, package: str):
     """The latest build of PACKAGE in TAG, with its link."""
-    koji = ctx.koji
+    koji = ctx.hub.koji
     if await koji.getTag(tag) is None:
         return text(f"No such tag: {tag}")
     builds = await koji.getLatestBuilds(tag, package=package)

@@ -4,54 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import (
-    DEFAULT_EVENTS,
-    EDIT,
-    EVENTS,
-    LINES,
-    OPTIONS,
-    PACKAGE_EVENTS,
-    TRANSITIONS,
-    Context,
-    command,
-    text,
-)
+from kojibot.api import Context, command, text
 
 IN_A_CHANNEL = "Subscriptions belong to channels: ask in the channel that should see the events."
 EVENT_HELP = ("EVENT: started, complete, failed, canceled, deleted, tagged, untagged or all "
               "(default: complete failed); broken is a first failure after a success in the "
               "same target, fixed a first success after a failure; add why to say why failed "
-              "builds failed. On Matrix a build's end edits the line of its start (edit, the "
-              "default); lines posts each event as a line of its own.")
+              "builds failed.")
 
 
 async def _subscribe(ctx: Context, kind: str, name: str, events: tuple[str, ...]):
     if ctx.incoming.direct:
         return text(IN_A_CHANNEL)
-    wanted = {event.lower() for event in events}
-    if kind == "packages":
-        known, every, options, default = PACKAGE_EVENTS, PACKAGE_EVENTS, (), PACKAGE_EVENTS
-    else:
-        known, every, options, default = (*EVENTS, *TRANSITIONS), EVENTS, OPTIONS, \
-            DEFAULT_EVENTS
-    if "all" in wanted:
-        wanted = (wanted - {"all"}) | set(every)
-    unknown = sorted(wanted - set(known) - set(options))
-    if unknown:
-        extra = f" (and {', '.join(options)})" if options else ""
-        return text(f"Unknown event {unknown[0][:20]!r}: use {', '.join(known)} or all{extra}.")
-    if {EDIT, LINES} <= wanted:
-        return text("Choose edit or lines, not both.")
-    chosen_options = wanted & set(options) - {EDIT}  # edit is the default: no lines
-    chosen = frozenset((wanted - set(options) or set(default)) | chosen_options)
-    verb = "Subscribed" if await ctx.subscribe(kind, name, chosen) else "Already subscribed"
+    try:
+        chosen = ctx.subscriptions.events(kind, events)
+    except ValueError as exc:
+        return text(str(exc))
+    new = await ctx.subscriptions.add(kind, name, chosen)
+    verb = "Subscribed" if new else "Already subscribed"
     return text(f"{verb}: {kind} {name} ({' '.join(sorted(chosen))}) in {ctx.incoming.room}")
 
 
 async def _unsubscribe(ctx: Context, kind: str, name: str):
     if ctx.incoming.direct:
         return text(IN_A_CHANNEL)
-    if not await ctx.unsubscribe(kind, name):
+    if not await ctx.subscriptions.remove(kind, name):
         return text(f"{ctx.incoming.room} has no subscription to {kind} {name}.")
     return text(f"Unsubscribed: {kind} {name} in {ctx.incoming.room}")
 
@@ -115,7 +92,7 @@ async def subscriptions(ctx):
     """List this channel's subscriptions."""
     if ctx.incoming.direct:
         return text("Subscriptions belong to channels: ask in a channel.")
-    subs = ctx.subscriptions()
+    subs = ctx.subscriptions.current()
     if not subs:
         return text(f"{ctx.incoming.room} has no subscriptions.")
     listed = "; ".join(f"{s.kind} {s.pattern} ({' '.join(sorted(s.events))})" for s in subs)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import command, user_answer
+from kojibot.api import command
 
 
 @command("user")
 async def user(ctx, ref: Annotated[str, "NAME|ID"]):
     """Show a Koji user: name, id, status, Kerberos principals, link."""
-    return await user_answer(ctx.koji, int(ref) if ref.isdigit() else ref)
+    return await ctx.hub.user(int(ref) if ref.isdigit() else ref)

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from kojibot.api import (
-    WATCHES_PER_PERSON,
-    Context,
-    Message,
-    build_answer,
-    command,
-    is_done,
-    root_state,
-    task_answer,
-    text,
-)
+from kojibot.api import Context, Message, command, is_done, root_state, text
 
 MAX_AT_ONCE = 5
 
@@ -32,19 +22,18 @@ async def watch(ctx, ref: Annotated[str, "ID|NVR"], *more: Annotated[str, "ID|NV
 
 async def _watch_one(ctx: Context, word: str) -> Message:
     kind = "task" if word.isdigit() else "build"
-    found = await ctx.look(kind, int(word) if word.isdigit() else word)
+    found = await ctx.watches.look(kind, int(word) if word.isdigit() else word)
     if found is None:
         return text(f"No such {kind}: {word[:60]}")
-    answer = task_answer if kind == "task" else build_answer
-    line = await answer(ctx.koji, found.ref)
+    line = await (ctx.hub.task if kind == "task" else ctx.hub.build)(found.ref)
     if is_done(found):
         return line.add(" — already finished; not watching it.")
-    mine = ctx.watches()
-    if len(mine) >= WATCHES_PER_PERSON and not any(w.kind == kind and w.ref == found.ref
-                                                   for w in mine):
+    mine = ctx.watches.current()
+    if len(mine) >= ctx.watches.limit and not any(w.kind == kind and w.ref == found.ref
+                                                        for w in mine):
         return text(f"You are watching {len(mine)} things already; "
                     f"{ctx.prefix}unwatch one first.")
-    new = await ctx.watch(found)
+    new = await ctx.watches.add(found)
     where = "here" if ctx.incoming.room else "in this DM"
     return text("Watching: " if new else "Still watching: ", *line.parts,
                 f" — I will say {where} when it ends.")
@@ -53,9 +42,9 @@ async def _watch_one(ctx: Context, word: str) -> Message:
 @command("unwatch")
 async def unwatch(ctx, ref: Annotated[str, "ID|NVR"]):
     """Stop following task ID or build NVR."""
-    for found in ctx.watches():
+    for found in ctx.watches.current():
         if (ref.isdigit() and found.ref == int(ref)) or found.label == f"build {ref}":
-            await ctx.unwatch(found)
+            await ctx.watches.remove(found)
             return text(f"Stopped watching {found.label}.")
     return text(f"You are not watching {ref[:60]}; {ctx.prefix}watches lists what you watch.")
 
@@ -63,7 +52,7 @@ async def unwatch(ctx, ref: Annotated[str, "ID|NVR"]):
 @command("watches")
 async def watches(ctx):
     """What you are watching, and where each will be reported."""
-    mine = ctx.watches()
+    mine = ctx.watches.current()
     if not mine:
         return text(f"You are not watching anything; {ctx.prefix}watch ID|NVR follows a "
                     "task or build.")

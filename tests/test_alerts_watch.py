@@ -23,6 +23,8 @@ from kojibot.personal.watches import PollSchedule, is_done, merge, merge_all
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.outbox import OutboxPump
 from kojibot.relay.router import Relay
+from kojibot.services.identity import Identity
+from kojibot.services.watches import Watches
 from kojibot.state.store import Alert, Store, WatchRecord
 from tests.busmessages import FEDORA_BUILD, fedora_build
 from tests.statedb import advance, settled, tables
@@ -320,13 +322,21 @@ def make_watcher(store, hub, clock, **kw):
     return watcher, queued
 
 
+def asking(watcher, hub, nick="al_", room=None):
+    """The watches service for al (nick *nick*), asking in *room* (None: a DM)."""
+    incoming = Incoming("irc", nick, "", room=room, account="al")
+    return Watches(watcher.store, watcher, hub, Identity(watcher.store, None, incoming), room)
+
+
 async def watch_tree(watcher, hub):
     hub.task(40, OPEN)
     hub.task(41, OPEN, parent=40, method="buildArch", arch="x86_64")
     hub.task(42, OPEN, parent=40, method="buildArch", arch="aarch64")
-    found = await watcher.look("task", 40)
-    found.network, found.identity, found.asker, found.room = "irc", "al", "al_", "#koji"
-    assert await watcher.add(found)
+    watches = asking(watcher, hub, room="#koji")
+    found = await watches.look("task", 40)
+    assert await watches.add(found)
+    assert (found.network, found.identity, found.asker, found.room) == ("irc", "al", "al_",
+                                                                        "#koji")
     return found
 
 
@@ -392,9 +402,8 @@ async def test_one_round_checks_at_most_a_batch_in_one_request(tmp_path, state):
     watcher, _ = make_watcher(store, hub, clock, interval=60, batch=3)
     for ident in range(50, 55):
         hub.task(ident, OPEN)
-        found = await watcher.look("task", ident)
-        found.network, found.identity, found.asker = "irc", "al", "al"
-        await watcher.add(found)
+        watches = asking(watcher, hub, nick="al")
+        await watches.add(await watches.look("task", ident))
     hub.requests.clear()
     watcher.start()
     await advance(clock, 60, store, watcher)
@@ -411,9 +420,8 @@ async def test_an_old_watch_is_dropped_with_a_note(tmp_path, state):
     store, hub = Store(state, clock=clock.seconds), FakeHub(tmp_path)
     watcher, _ = make_watcher(store, hub, clock, interval=3600, max_age=86400)
     hub.task(60, OPEN)
-    found = await watcher.look("task", 60)
-    found.network, found.identity, found.asker = "irc", "al", "al_"
-    await watcher.add(found)
+    watches = asking(watcher, hub)
+    await watches.add(await watches.look("task", 60))
     watcher.start()
     for _ in range(25):
         await advance(clock, 3600, store, watcher)

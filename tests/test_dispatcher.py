@@ -12,12 +12,15 @@ from twisted.logger import globalLogPublisher
 
 import txkoji
 from kojibot import config
+from kojibot.api import Context
 from kojibot.chat.commands import Registry, command, listener
 from kojibot.chat.dispatcher import Dispatcher
 from kojibot.chat.message import text
 from kojibot.chat.model import Incoming
 from kojibot.chat.ratelimit import RateLimit
 from kojibot.loader import load_plugins
+from kojibot.lookups import Lookups
+from kojibot.services.hub import Hub
 from txkoji.rpc import I8_MAX as MAX_ID
 from txkoji.testing import HubDouble
 
@@ -68,14 +71,19 @@ async def shout(ctx):
     return text("heard a link")
 
 
+def contexts(registry, koji):
+    """A context factory with the hub only: these lines never reach the state services."""
+    hub = Hub(koji, Lookups(koji))
+    return lambda incoming: Context(incoming, "!", registry, False, hub, None, None, None, None)
+
+
 def make(rate=10):
     registry = Registry()
     registry.add_module(types.SimpleNamespace(echo=echo, fault=fault, down=down, bug=bug,
                                               secret=secret, settings=settings, shout=shout))
-    bot = types.SimpleNamespace(koji=types.SimpleNamespace(server="http://hub.test/kojihub"),
-                                registry=registry)
     now = [0.0]
-    dispatcher = Dispatcher(registry, bot, admins=["root-account"], ignore=["spam*"],
+    dispatcher = Dispatcher(registry, contexts(registry, None), hub_name="http://hub.test/kojihub",
+                            admins=["root-account"], ignore=["spam*"],
                             rate=RateLimit(rate, clock=lambda: now[0]))
     return dispatcher, now
 
@@ -201,9 +209,9 @@ def with_plugins():
     and refuses it, so a test sees whether a line got as far as the hub at all."""
     hub = HubDouble(refuse)
     registry = load_plugins(config.defaults().bot.plugins)
-    bot = types.SimpleNamespace(koji=hub.connection(weburl="http://hub.test/koji"),
-                                registry=registry)
-    return Dispatcher(registry, bot, rate=RateLimit(10_000)), hub
+    koji = hub.connection(weburl="http://hub.test/koji")
+    return Dispatcher(registry, contexts(registry, koji), hub_name=koji.server,
+                      rate=RateLimit(10_000)), hub
 
 
 BIG = "99999999999999999999999"

@@ -23,23 +23,23 @@ TEAM_PLUGIN = textwrap.dedent('''
     @command("team adopt", permission="operator")
     async def adopt(ctx: Context, package: str):
         """Post PACKAGE's failures here and alert the asker by DM."""
-        await ctx.subscribe("package", package, frozenset({"failed"}))
-        await ctx.set_alert("package", package, frozenset({"failed", "complete"}))
+        await ctx.subscriptions.add("package", package, frozenset({"failed"}))
+        await ctx.alerts.set("package", package, frozenset({"failed", "complete"}))
         return text(f"{ctx.incoming.room} adopted {package}.")
 
 
     @command("team drop", permission="operator")
     async def drop(ctx: Context, package: str):
         """Forget PACKAGE."""
-        gone = await ctx.unsubscribe("package", package) + \
-            await ctx.remove_alerts("package", package)
+        gone = await ctx.subscriptions.remove("package", package) + \
+            await ctx.alerts.remove("package", package)
         return text(f"Dropped {package} ({gone} entries).")
 
 
     @command("team")
     async def team(ctx: Context):
         """What this channel follows."""
-        return text(", ".join(sub.pattern for sub in ctx.subscriptions()) or "nothing")
+        return text(", ".join(sub.pattern for sub in ctx.subscriptions.current()) or "nothing")
 ''')
 
 

@@ -1,6 +1,7 @@
 """From a heard line to replies: addressing, parsing, permission, rate limit, errors.
 
-Independent of any network: adapters hand in an Incoming and deliver the Replies.
+Independent of any network, of the state and of the bot: adapters hand in an Incoming
+and deliver the Replies; a context factory (the bot's) gives each line its plugin Context.
 Nothing a user, the hub or a plugin does can put a traceback into chat.
 """
 
@@ -9,17 +10,19 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections import Counter
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from twisted.logger import Logger
 
 import txkoji
-from kojibot.api import Context
 from kojibot.chat.commands import Command, Group, Registry, UsageError
 from kojibot.chat.message import Message, text
 from kojibot.chat.model import Incoming, Reply
 from kojibot.chat.ratelimit import RateLimit
+
+if TYPE_CHECKING:
+    from kojibot.api import Context
 
 log = Logger()
 
@@ -47,11 +50,15 @@ def addressed(line: str, prefix: str, bot_name: str, direct: bool) -> str | None
 
 
 class Dispatcher:
-    def __init__(self, registry: Registry, bot: Any, *, prefix: str = "!",
-                 admins: Iterable[str] = (), ignore: Iterable[str] = (),
-                 rate: RateLimit | None = None):
+    """``contexts`` makes the Context a handler gets for a line; ``hub_name`` names the hub
+    in the line that answers a hub fault."""
+
+    def __init__(self, registry: Registry, contexts: Callable[[Incoming], Context], *,
+                 hub_name: str = "", prefix: str = "!", admins: Iterable[str] = (),
+                 ignore: Iterable[str] = (), rate: RateLimit | None = None):
         self.registry = registry
-        self.bot = bot
+        self.contexts = contexts
+        self.hub_name = hub_name
         self.prefix = prefix
         self.admins = {admin.lower() for admin in admins}
         self.ignore = [pattern.lower() for pattern in ignore]
@@ -71,13 +78,12 @@ class Dispatcher:
         if self.is_ignored(incoming):
             return []
         line = addressed(incoming.text, self.prefix, incoming.bot_name, incoming.direct)
-        context = Context(incoming, self.prefix, self.bot)
         if line is None:
-            return await self._listen(context)
+            return await self._listen(incoming)
         name, *words = line.split()
         found = self.registry.get(name)
         if found is None and incoming.direct and line == incoming.text.strip():
-            heard = await self._listen(context)  # a bare DM line is heard as in a channel
+            heard = await self._listen(incoming)  # a bare DM line is heard as in a channel
             if heard or not COMMAND_WORD.fullmatch(name):
                 return heard
         limited = self._limited(incoming)
@@ -91,8 +97,8 @@ class Dispatcher:
                 command, words = found.resolve(words)
             except UsageError as exc:
                 return [_usage(incoming, exc, found.usage(self.prefix))]
-            return await self._run(command, words, context, found.usage(self.prefix))
-        return await self._run(found, words, context, found.usage(self.prefix))
+            return await self._run(command, words, incoming, found.usage(self.prefix))
+        return await self._run(found, words, incoming, found.usage(self.prefix))
 
     def _limited(self, incoming: Incoming) -> list[Reply] | None:
         """None if the sender may go on; else the one-time notice (or silence)."""
@@ -104,11 +110,10 @@ class Dispatcher:
                 "please wait a little."))]
         return []
 
-    async def _run(self, command: Command, words: list[str], context: Context,
+    async def _run(self, command: Command, words: list[str], incoming: Incoming,
                    usage: str) -> list[Reply]:
         """Run *command* if the asker may; a usage problem is answered with *usage* (the
         group's, for a subcommand: it shows the alternatives)."""
-        incoming = context.incoming
         name = command.name.split()[0]
         if command.permission == "admin" and not self.is_admin(incoming):
             return [Reply.to(incoming, text(f"{self.prefix}{name} is for bot admins."))]
@@ -120,18 +125,20 @@ class Dispatcher:
             arguments = command.parse(words)
         except UsageError as exc:
             return [_usage(incoming, exc, usage)]
-        return await self._call(command.name, command.handler, context, arguments)
+        return await self._call(command.name, command.handler, self.contexts(incoming),
+                                arguments)
 
-    async def _listen(self, context: Context) -> list[Reply]:
+    async def _listen(self, incoming: Incoming) -> list[Reply]:
         """Lines that are not commands: listeners whose pattern they match may answer; such
         a line counts as a command, checked before any listener runs (and calls the hub)."""
         wanted = [listener for listener in self.registry.listeners
-                  if listener.wants(context.incoming.text)]
+                  if listener.wants(incoming.text)]
         if not wanted:
             return []
-        limited = self._limited(context.incoming)
+        limited = self._limited(incoming)
         if limited is not None:
             return limited
+        context = self.contexts(incoming)
         replies: list[Reply] = []
         for listener in wanted:
             replies.extend(await self._call(listener.name, listener.handler, context, []))
@@ -147,7 +154,7 @@ class Dispatcher:
             message = text(f"Cannot reach the Koji hub: {exc}")
         except txkoji.KojiException as exc:
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            message = text(f"Koji hub {self.bot.koji.server} said: {first[:300]}")
+            message = text(f"Koji hub {self.hub_name} said: {first[:300]}")
         except Exception:  # noqa: BLE001 - a plugin bug must not reach chat as a traceback
             log.failure("{name} failed on {line!r}", name=name, line=context.incoming.text)
             message = text(f"Sorry, {self.prefix}{name} failed; the error is in the bot's log.")

@@ -25,7 +25,6 @@ from kojibot.personal.watches import (
     check_calls,
     is_done,
     is_final,
-    label,
     merge,
     merge_all,
     observations,
@@ -40,7 +39,6 @@ from txkoji.states import BuildState, TaskState
 
 log = Logger()
 
-PER_PERSON = 20  # watches one person may have
 HUB_WAIT = 10.0  # seconds the final line may take from the hub before a short one goes
 
 
@@ -91,21 +89,7 @@ class Watcher:
                 if not ids:
                     del self.by_key[(watch.kind, ident)]
 
-    # What the watch commands use
-
-    async def look(self, kind: str, ref: int | str) -> WatchRecord | None:
-        """The current state of a task tree or build as an unsaved watch; None if the hub
-        has no such thing."""
-        multicall = self.koji.MultiCall()
-        for method, args in check_calls(kind, ref):
-            multicall.call(method, *args)
-        values = list(await multicall())
-        seen = observations(kind, values)
-        if seen is None:
-            return None
-        watch = WatchRecord("", "", "", None, kind, seen[0][0], label(kind, values[0]))
-        merge_all(watch, seen)
-        return watch
+    # What the watches service (kojibot.services.watches) uses, its write done
 
     def of(self, network: str, identity: str) -> list[WatchRecord]:
         """A person's watches, oldest first, each with what is known of it now."""
@@ -113,21 +97,19 @@ class Watcher:
                        if watch.network == network and watch.identity == identity),
                       key=lambda watch: watch.id)
 
-    async def add(self, watch: WatchRecord) -> bool:
-        """Keep ``watch`` (not done) until it ends; False if that person had it already."""
-        new = await self.store.add_watch(watch)
+    def track(self, watch: WatchRecord) -> None:
+        """Follow ``watch`` (saved, not done) until it ends; one followed already only
+        takes its new asker and room."""
         known = self.watches.get(watch.id)
         if known is not None:
             known.asker, known.room = watch.asker, watch.room
-        else:
-            self._index(watch)
-            self.schedule.plan(watch.id, self.clock())
-            self._arm()
-        return new
+            return
+        self._index(watch)
+        self.schedule.plan(watch.id, self.clock())
+        self._arm()
 
-    async def remove(self, watch: WatchRecord) -> bool:
+    def untrack(self, watch: WatchRecord) -> None:
         self._forget(self.watches.get(watch.id, watch))
-        return await self.store.remove_watch(watch.id)
 
     # Bus events (a relay listener: its writes are done before the delivery is acked)
 

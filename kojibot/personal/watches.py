@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kojibot.state.store import WatchRecord
+from kojibot.state.records import WatchRecord
 from txkoji.states import BuildState, TaskState, state_name
 
 TASK_RANK = {TaskState.FREE: 0, TaskState.ASSIGNED: 1, TaskState.OPEN: 2,
