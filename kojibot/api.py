@@ -17,6 +17,8 @@ import txkoji
 from kojibot.chat.commands import Command, command, listener
 from kojibot.chat.message import Message, bold, link, state, text
 from kojibot.chat.model import Incoming
+from kojibot.personal.buildroot import KIND as BUILDROOT
+from kojibot.personal.buildroot import in_buildroot_line, waiting_text
 from kojibot.personal.watcher import PER_PERSON as WATCHES_PER_PERSON
 from kojibot.personal.watches import is_done, root_state
 from kojibot.state.store import Alert, Person, Subscription, WatchRecord
@@ -40,6 +42,7 @@ log = Logger()
 
 __all__ = [
     "ALERT_EVENTS",
+    "BUILDROOT",
     "DEFAULT_EVENTS",
     "EVENTS",
     "NOT_MINE",
@@ -57,6 +60,7 @@ __all__ = [
     "bold",
     "build_answer",
     "command",
+    "in_buildroot_line",
     "is_done",
     "link",
     "listener",
@@ -66,6 +70,7 @@ __all__ = [
     "text",
     "timefmt",
     "user_answer",
+    "waiting_text",
     "why_answer",
 ]
 
@@ -186,6 +191,15 @@ class Context:
         """A task tree ("task", id) or build ("build", NVR or id) as the hub has it now,
         ready to watch; None if the hub has no such thing."""
         return await self._bot.watcher.look(kind, ref)
+
+    async def look_buildroot(self, ref: str | int, tag: str | None) -> WatchRecord | str:
+        """A watch for build *ref* to be in *tag*'s buildroot (no tag: its target's build
+        tag), ready to watch; else one line saying why not."""
+        return await self._bot.watcher.look_buildroot(ref, tag)
+
+    async def in_buildroot(self, found: WatchRecord) -> tuple[dict, float | None] | None:
+        """(repo, tagging time) if the tag's newest repo holds the build already."""
+        return await self._bot.watcher.check_now(found)
 
     async def watch(self, found: WatchRecord) -> bool:
         """Report *found* to the asker where they asked when it ends; False if they were

@@ -16,6 +16,7 @@ from kojibot.bus.origin import HubOrigin
 from kojibot.chat.dispatcher import Dispatcher
 from kojibot.chat.model import Adapter, Incoming, Reply
 from kojibot.chat.ratelimit import RateLimit
+from kojibot.personal.buildrootalerts import BuildrootAlerts
 from kojibot.personal.dmalerts import Alerts
 from kojibot.personal.watcher import Watcher
 from kojibot.relay.matching import SubscriptionIndex
@@ -80,7 +81,8 @@ class Bot(MultiService):
                                interval=config.bot.watch_poll_interval,
                                batch=config.bot.watch_poll_batch,
                                max_age=config.bot.watch_max_days * 86400)
-        self.relay.routes += [self.alerts.entries, self.watcher.on_event]
+        self.relay.routes += [self.alerts.entries, self.watcher.on_event,
+                              BuildrootAlerts(self.alerts, self.watcher).entries]
         self.consumer = None
         if amqp is not None:
             from kojibot.bus.consumer import AMQPConsumer

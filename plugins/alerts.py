@@ -32,6 +32,8 @@ def _describe(alert: Alert, koji_user: str | None) -> str:
     events = " ".join(sorted(alert.events))
     if alert.kind == "owner":
         return f"builds of {koji_user or '(no Koji user linked)'} ({events})"
+    if alert.kind == "buildroot":
+        return f"builds of {koji_user or '(no Koji user linked)'} in their target's buildroot"
     return f"package {alert.pattern} ({events})"
 
 
@@ -78,6 +80,23 @@ async def alerts_package(ctx: Context, name: str, *events: Annotated[str, "EVENT
     except _Problem as exc:
         return text(str(exc))
     return text(f"Alert on: a DM for {_describe(alert, ctx.koji_user())}.")
+
+
+@command("alerts buildroot")
+async def alerts_buildroot(ctx: Context, *off: Annotated[str, "off"]):
+    """A DM when each of your completed builds is in its target's buildroot (a repo of the
+    build tag made after the tagging is done); off stops it."""
+    if [word.lower() for word in off] == ["off"]:
+        if not await ctx.remove_alerts("buildroot", ""):
+            return text("You have no buildroot alert.")
+        return text("Alert off: buildroot.")
+    if off:
+        return text(f"Usage: {ctx.commands.get('alerts buildroot').usage(ctx.prefix)}")
+    koji_user = ctx.koji_user()
+    if not koji_user:
+        return text(f"First link your Koji user: {ctx.prefix}iam KOJIUSER")
+    alert = await ctx.set_alert("buildroot", "", frozenset({"complete"}))
+    return text(f"Alert on: a DM for {_describe(alert, koji_user)}.")
 
 
 for _declared in (alerts_on, alerts_package):

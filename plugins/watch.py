@@ -1,33 +1,69 @@
-"""!watch / !unwatch / !watches — follow a task tree or a build to its end."""
+"""!watch / !unwatch / !watches — follow a task tree or a build to its end, or a build
+into a tag's buildroot."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from kojibot.api import (
+    BUILDROOT,
     WATCHES_PER_PERSON,
     Context,
     Message,
     build_answer,
     command,
+    in_buildroot_line,
     is_done,
     root_state,
     task_answer,
     text,
+    waiting_text,
 )
 
 MAX_AT_ONCE = 5
 
 
 @command("watch")
-async def watch(ctx, ref: Annotated[str, "ID|NVR"], *more: Annotated[str, "ID|NVR"]):
+async def watch(ctx, ref: Annotated[str, "ID|NVR"], *more: Annotated[str, "ID|NVR|TAG"]):
     """Follow task ID (for a build task, its whole tree) or build NVR: its state and ETA
     now, and a line where you asked (a mention here, or a DM) when it closes, fails or is
-    canceled."""
+    canceled. NVR TAG (or a finished NVR alone: its target's build tag) waits for the build
+    to be in TAG's buildroot, as koji wait-repo --build: a line when a repo of TAG made
+    after the tagging (inherited tags count) is done."""
     refs = list(dict.fromkeys([ref, *more]))
     if len(refs) > MAX_AT_ONCE:
         return text(f"At most {MAX_AT_ONCE} at once, please.")
+    if len(refs) == 2 and not ref.isdigit() and await ctx.koji.getTag(refs[1]):
+        return await _watch_buildroot(ctx, ref, refs[1])
     return [await _watch_one(ctx, word) for word in refs]
+
+
+async def _watch_buildroot(ctx: Context, nvr: str, tag: str | None) -> Message:
+    found = await ctx.look_buildroot(nvr, tag)
+    if isinstance(found, str):
+        return text(found)
+    held = await ctx.in_buildroot(found)
+    if held is not None:
+        line = in_buildroot_line(found, held[0], None, 0.0, None)
+        return line.add(" already; not watching it.")
+    if not _room_for(ctx, found):
+        return _too_many(ctx)
+    new = await ctx.watch(found)
+    where = "here" if ctx.incoming.room else "in this DM"
+    return text("Watching: " if new else "Still watching: ",
+                f"{found.label.removeprefix('build ')} — {waiting_text(found)}; I will say "
+                f"{where} when a repo of {found.tag} holds it.")
+
+
+def _room_for(ctx: Context, found) -> bool:
+    mine = ctx.watches()
+    return len(mine) < WATCHES_PER_PERSON or any(w.kind == found.kind and w.ref == found.ref
+                                                 for w in mine)
+
+
+def _too_many(ctx: Context) -> Message:
+    return text(f"You are watching {len(ctx.watches())} things already; "
+                f"{ctx.prefix}unwatch one first.")
 
 
 async def _watch_one(ctx: Context, word: str) -> Message:
@@ -38,12 +74,11 @@ async def _watch_one(ctx: Context, word: str) -> Message:
     answer = task_answer if kind == "task" else build_answer
     line = await answer(ctx.koji, found.ref)
     if is_done(found):
+        if kind == "build" and root_state(found) == "COMPLETE":
+            return await _watch_buildroot(ctx, word, None)
         return line.add(" — already finished; not watching it.")
-    mine = ctx.watches()
-    if len(mine) >= WATCHES_PER_PERSON and not any(w.kind == kind and w.ref == found.ref
-                                                   for w in mine):
-        return text(f"You are watching {len(mine)} things already; "
-                    f"{ctx.prefix}unwatch one first.")
+    if not _room_for(ctx, found):
+        return _too_many(ctx)
     new = await ctx.watch(found)
     where = "here" if ctx.incoming.room else "in this DM"
     return text("Watching: " if new else "Still watching: ", *line.parts,
@@ -67,5 +102,9 @@ async def watches(ctx):
     if not mine:
         return text(f"You are not watching anything; {ctx.prefix}watch ID|NVR follows a "
                     "task or build.")
-    items = [f"{w.label} {root_state(w) or '?'} (reported in {w.room or 'a DM'})" for w in mine]
+    items = [f"{w.label} {_state_of(w)} (reported in {w.room or 'a DM'})" for w in mine]
     return text(f"Watching {len(items)}: " + "; ".join(items))
+
+
+def _state_of(found) -> str:
+    return waiting_text(found) if found.kind == BUILDROOT else root_state(found) or "?"

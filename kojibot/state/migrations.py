@@ -113,6 +113,9 @@ INSERT INTO id_counter (name, last) SELECT 'outbox', coalesce(max(id), 0) FROM o
 DROP TABLE outbox;
 ALTER TABLE outbox_by_room RENAME TO outbox;
 """,
+    # 5: buildroot watches (kind "repo") name the tag whose repo they wait for
+    """ALTER TABLE watch ADD COLUMN tag TEXT;
+""",
 )
 
 
