@@ -3,7 +3,8 @@ regenerated through the hub's host calls as kojira and kojid do (repoInit, repoD
 protonmsg bot hears the hub's own plugin through RabbitMQ; the Fedora bot hears the
 repo.done koji-fedoramessaging would send (published with pika, as that plugin needs a newer
 hub); both poll every 300 s, so only the bus explains a report within seconds. A third bot
-has no bus and a short poll. A repo made before the tagging never ends a watch."""
+has no bus and a short poll. A repo made before the tagging never ends a watch.
+``!alerts buildroot`` turns a person's completed build into such a watch in a DM."""
 
 import itertools
 import json
@@ -16,8 +17,8 @@ import pytest_twisted
 from twisted.internet import reactor, task
 
 from kojibot.chat.render import strip_irc_formatting
-from tests.builddriver import BuildDriver
-from tests.busmessages import publish
+from tests.builddriver import BuildDriver, TaskDriver
+from tests.busmessages import FEDORA_BUILD, fedora_build, publish
 from tests.chatbots import ask, blocking, from_bot, start_bot
 from tests.ircuser import IRCUser
 from tests.test_alerts_watch_e2e import delete_queue
@@ -36,7 +37,8 @@ async def peers(proton_kojihub, rabbitmq, ngircd, tmp_path_factory):
     peers = SimpleNamespace(hub=proton_kojihub, rabbitmq=rabbitmq, ngircd=ngircd,
                             channel=f"#buildroot-{n}", tmp=tmp_path_factory.mktemp("buildroot"))
     peers.driver = await blocking(BuildDriver, proton_kojihub)
-    peers.host = (await blocking(proton_kojihub.host_session)).host
+    peers.builder = await blocking(TaskDriver, proton_kojihub)
+    peers.host = peers.builder.host
     peers.alice = await IRCUser.connect(ngircd.port, f"brw{n}")
     peers.bots = {}
     for name, topics in FORMATS.items():
@@ -149,3 +151,36 @@ async def test_watch_of_a_build_already_in_the_buildroot_says_so(peers):
 async def test_bad_build_or_tag_is_one_line(peers):
     bot = peers.bots["protonmsg"]
     await ask(peers.alice, bot, "watch nosuch-1-1 f41-build", r"^No such build: nosuch-1-1$")
+
+
+@pytest_twisted.ensureDeferred
+async def test_alerts_buildroot_sends_a_dm_when_a_completed_build_is_in_its_buildroot(peers):
+    """alice's build of target f41 completes (Fedora's build.state.change); her DM names
+    f41's build tag once a repo made after the tagging is done."""
+    bot, driver = peers.bots["fedora"], peers.builder
+    await ask(peers.alice, bot, "iam alice", r"^Linked .* to Koji user alice\.")
+    await ask(peers.alice, bot, "alerts buildroot",
+              r"^Alert on: a DM for builds of alice in their target's buildroot\.$")
+    name = "bralert"
+    await blocking(peers.driver.admin.packageListAdd, "f41-updates", name, "alice")
+    task_id = await blocking(driver.submit, "alice", name, False)
+    await blocking(lambda: driver.close(driver.srpm(task_id)))
+    arches = await blocking(driver.arch_tasks, task_id, f"{name}-1.0-1", True)
+    for child in arches.values():
+        await blocking(driver.close, child)
+    build_id = driver.builds[task_id]
+    await blocking(peers.hub.sql, "UPDATE build SET state = 1, completion_time = now() "
+                                  f"WHERE id = {build_id}")  # completeBuild needs real RPMs
+    await blocking(publish, peers.rabbitmq.url, [(FEDORA_BUILD, fedora_build(
+        build_id, name, 1, owner="alice", release="1", task_id=task_id))])
+    nvr = f"{name}-1.0-1"
+    await blocking(peers.driver.admin.tagBuildBypass, "f41-updates", nvr, True)
+    await quiet(2.0)
+    repo_id = await blocking(new_repo, peers, BUILD_TAG)
+    await blocking(repo_done, peers, "fedora", repo_id, BUILD_TAG)
+    heard = await peers.alice.wait_for(
+        lambda h: h.nick == bot.nick and h.target == peers.alice.nick and
+        strip_irc_formatting(h.text).startswith(f"{nvr} is in the "), timeout=20)
+    assert strip_irc_formatting(heard.text).startswith(
+        f"{nvr} is in the {BUILD_TAG} buildroot: repo {repo_id} (done ")
+    await ask(peers.alice, bot, "alerts buildroot off", r"^Alert off: buildroot\.$")
