@@ -83,10 +83,10 @@ async def alerts_package(ctx: Context, name: str, *events: Annotated[str, "EVENT
 
 
 @command("alerts buildroot")
-async def alerts_buildroot(ctx: Context, *off: Annotated[str, "off"]):
+async def alerts_buildroot(ctx: Context, off: Annotated[str, "off"] = ""):
     """A DM when each of your completed builds is in its target's buildroot (a repo of the
     build tag made after the tagging is done); off stops it."""
-    if [word.lower() for word in off] == ["off"]:
+    if off.lower() == "off":
         if not await ctx.remove_alerts("buildroot", ""):
             return text("You have no buildroot alert.")
         return text("Alert off: buildroot.")

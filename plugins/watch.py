@@ -24,7 +24,7 @@ MAX_AT_ONCE = 5
 
 
 @command("watch")
-async def watch(ctx, ref: Annotated[str, "ID|NVR"], *more: Annotated[str, "ID|NVR|TAG"]):
+async def watch(ctx, ref: Annotated[str, "ID|NVR"], *more: Annotated[str, "ID|NVR"]):
     """Follow task ID (for a build task, its whole tree) or build NVR: its state and ETA
     now, and a line where you asked (a mention here, or a DM) when it closes, fails or is
     canceled. NVR TAG (or a finished NVR alone: its target's build tag) waits for the build
