@@ -40,8 +40,10 @@ async def watch(ctx, ref: Annotated[str, "ID|NVR"], *more: Annotated[str, "ID|NV
 
 async def _watch_buildroot(ctx: Context, nvr: str, tag: str | None) -> Message:
     found = await ctx.look_buildroot(nvr, tag)
-    if isinstance(found, str):
-        return text(found)
+    return text(found) if isinstance(found, str) else await _into_buildroot(ctx, found)
+
+
+async def _into_buildroot(ctx: Context, found) -> Message:
     held = await ctx.in_buildroot(found)
     if held is not None:
         line = in_buildroot_line(found, held[0], None, 0.0, None)
@@ -75,7 +77,9 @@ async def _watch_one(ctx: Context, word: str) -> Message:
     line = await answer(ctx.koji, found.ref)
     if is_done(found):
         if kind == "build" and root_state(found) == "COMPLETE":
-            return await _watch_buildroot(ctx, word, None)
+            into = await ctx.look_buildroot(found.ref, None)
+            if not isinstance(into, str):  # else a build with no target: nothing to wait for
+                return await _into_buildroot(ctx, into)
         return line.add(" — already finished; not watching it.")
     if not _room_for(ctx, found):
         return _too_many(ctx)

@@ -28,11 +28,10 @@ class BuildrootAlerts:
         people = self.alerts.with_alert(KIND, await self.alerts.owners(event))
         if not people:
             return []
-        try:
-            found = await self.watcher.look_buildroot(event.build.record_id, None)
-        except Exception as exc:  # noqa: BLE001 - the hub away: this build goes unwatched
-            log.warn("buildroot alert for {nvr}: {why}", nvr=event.build.nvr, why=exc)
-            return []
+        nvr = event.build.nvr
+        found = await self.watcher.hub(
+            lambda: self.watcher.look_buildroot(event.build.record_id or nvr, None),
+            f"no answer from the hub about {nvr}", f"the build tag of {nvr}")
         if isinstance(found, str):
             log.info("buildroot alert: {why}", why=found)
             return []

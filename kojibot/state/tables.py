@@ -227,12 +227,15 @@ class Tables:
         in which case it now reports where ``watch`` was asked (and a buildroot watch
         follows ``watch``'s tag: one per build and person)."""
         found = self.db.execute(
-            "SELECT id, created FROM watch WHERE network=? AND identity=? AND kind=? AND ref=?",
-            (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()
+            "SELECT id, created, tag FROM watch WHERE network=? AND identity=? AND kind=?"
+            " AND ref=?", (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()
         if found:
-            watch.id, watch.created = found
-            self.db.execute("UPDATE watch SET asker=?, room=?, tag=? WHERE id=?",
-                            (watch.asker, watch.room, watch.tag, watch.id))
+            watch.id, watch.created, tag = found
+            self.db.execute("UPDATE watch SET asker=?, room=? WHERE id=?",
+                            (watch.asker, watch.room, watch.id))
+            if tag != watch.tag:  # what was checked in the other tag says nothing here
+                self.db.execute("UPDATE watch SET tag=?, states=? WHERE id=?",
+                                (watch.tag, json.dumps(watch.states), watch.id))
             return False
         watch.created = self.clock()
         with self.transaction() as db:  # no RETURNING: SQLite before 3.35 (RHEL 9) lacks it

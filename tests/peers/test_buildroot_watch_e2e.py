@@ -183,4 +183,28 @@ async def test_alerts_buildroot_sends_a_dm_when_a_completed_build_is_in_its_buil
         strip_irc_formatting(h.text).startswith(f"{nvr} is in the "), timeout=20)
     assert strip_irc_formatting(heard.text).startswith(
         f"{nvr} is in the {BUILD_TAG} buildroot: repo {repo_id} (done ")
+    await ask(peers.alice, bot, f"watch {nvr}",  # alone: its target's build tag
+              rf"^{nvr} is in the {BUILD_TAG} buildroot: repo {repo_id} already; not watching")
     await ask(peers.alice, bot, "alerts buildroot off", r"^Alert off: buildroot\.$")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_buildroot_watch_survives_a_restart(peers):
+    state, nick = peers.tmp / "restart.sqlite3", f"brrest{next(_names)}"
+    bot = await start_bot(peers, nick, state, poll=300.0, amqp=f"topics = {FORMATS['protonmsg']}\n")
+    nvr = await blocking(completed_build, peers.driver, "brrestart")
+    await ask(peers.alice, bot, f"watch {nvr} {BUILD_TAG}", rf"^Watching: {nvr} — ")
+    await bot.bot.stopService()
+    bot = await start_bot(peers, nick, state, poll=300.0, amqp=f"topics = {FORMATS['protonmsg']}\n")
+    try:
+        await blocking(peers.driver.admin.tagBuildBypass, "f41-updates", nvr, True)
+        repo_id = await blocking(new_repo, peers, BUILD_TAG)
+        report = peers.alice.wait_for(
+            lambda h: h.nick == bot.nick and h.target == peers.alice.nick and
+            strip_irc_formatting(h.text).startswith(f"{nvr} is in the "), timeout=GOAL)
+        await blocking(repo_done, peers, "protonmsg", repo_id, BUILD_TAG)
+        heard = strip_irc_formatting((await report).text)
+        assert heard.startswith(f"{nvr} is in the {BUILD_TAG} buildroot: repo {repo_id} ")
+    finally:
+        await bot.bot.stopService()
+        await blocking(delete_queue, peers.rabbitmq.url, f"kojibot-{nick}")
