@@ -18,6 +18,7 @@ from kojibot.chat.dispatcher import Dispatcher
 from kojibot.chat.model import Adapter, Incoming, Reply
 from kojibot.chat.ratelimit import RateLimit
 from kojibot.lookups import Lookups
+from kojibot.personal.buildrootalerts import BuildrootAlerts
 from kojibot.personal.dmalerts import Alerts
 from kojibot.personal.watcher import Watcher
 from kojibot.relay.matching import SubscriptionIndex
@@ -93,7 +94,8 @@ class Bot(MultiService):
                                batch=config.bot.watch_poll_batch,
                                max_age=config.bot.watch_max_days * 86400,
                                lookups=self.lookups)
-        self.relay.listeners.append(self.watcher.on_event)
+        self.relay.listeners += [self.watcher.on_event,
+                                 BuildrootAlerts(self.store, self.alerts, self.watcher).on_event]
         self.consumer = None
         if amqp is not None:
             from kojibot.bus.consumer import AMQPConsumer

@@ -14,6 +14,8 @@ def _describe(alert: Alert, koji_user: str | None) -> str:
     events = " ".join(sorted(alert.events))
     if alert.kind == "owner":
         return f"builds of {koji_user or '(no Koji user linked)'} ({events})"
+    if alert.kind == "buildroot":
+        return f"builds of {koji_user or '(no Koji user linked)'} in their target's buildroot"
     return f"package {alert.pattern} ({events})"
 
 
@@ -62,6 +64,23 @@ async def alerts_package(ctx: Context, name: str, *events: Annotated[str, "EVENT
         return text(str(exc))
     alert = await ctx.alerts.set("package", name, wanted)
     return text(f"Alert on: a DM for {_describe(alert, ctx.identity.koji_user())}.")
+
+
+@command("alerts buildroot")
+async def alerts_buildroot(ctx: Context, off: Annotated[str, "off"] = ""):
+    """A DM when each of your completed builds is in its target's buildroot (a repo of the
+    build tag made after the tagging is done); off stops it."""
+    if off.lower() == "off":
+        if not await ctx.alerts.remove("buildroot", ""):
+            return text("You have no buildroot alert.")
+        return text("Alert off: buildroot.")
+    if off:
+        return text(f"Usage: {ctx.commands.get('alerts buildroot').usage(ctx.prefix)}")
+    koji_user = ctx.identity.koji_user()
+    if not koji_user:
+        return text(f"First link your Koji user: {ctx.prefix}iam KOJIUSER")
+    alert = await ctx.alerts.set("buildroot", "", frozenset({"complete"}))
+    return text(f"Alert on: a DM for {_describe(alert, koji_user)}.")
 
 
 for _declared in (alerts_on, alerts_package):

@@ -484,11 +484,16 @@ async def test_alerts_commands_and_their_errors(bot):
         "Unknown event 'not-mine': use started, complete, failed, canceled, deleted or all."]
     assert await say(bot, "!alerts package gcc off") == ["Alert off: package gcc."]
     assert await say(bot, "!alerts off now") == [
-        "too many arguments. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"]
+        "too many arguments. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"
+        " | buildroot [off]"]
     assert await say(bot, "!alerts package") == [
-        "missing NAME. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"]
+        "missing NAME. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"
+        " | buildroot [off]"]
     assert await say(bot, "!alerts maybe") == [
-        "Unknown 'maybe'. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"]
+        "Unknown 'maybe'. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"
+        " | buildroot [off]"]
+    assert await say(bot, "!alerts buildroot maybe") == ["Usage: !alerts buildroot [off]"]
+    assert await say(bot, "!alerts buildroot off") == ["You have no buildroot alert."]
     assert await say(bot, "!alerts off") == ["Alerts off (2 removed)."]
     assert bot.alerts.index.match("alice", "bash", "failed") == []
     assert await say(bot, "!alerts off") == ["You had no alerts."]

@@ -117,6 +117,14 @@ class Alerts:
         alerts = self.settings.get((network, identity.lower()), {})
         return [alerts[key] for key in sorted(alerts)]
 
+    def with_alert(self, kind: str, koji_user: str | None) -> list[Person]:
+        """The people linked to *koji_user* who have an alert of *kind*."""
+        if not koji_user:
+            return []
+        return [person for key, person in self.people.items()
+                if person.koji_user and person.koji_user.lower() == koji_user.lower()
+                and any(alert_kind == kind for alert_kind, _ in self.settings.get(key, {}))]
+
     def remember(self, person: Person) -> None:
         """A person's link or contact as now written."""
         self.people[(person.network, person.identity)] = person

@@ -20,6 +20,7 @@ from twisted.logger import Logger
 
 from kojibot.chat.message import Message, text, to_json
 from kojibot.lookups import Lookups, build_answer, task_answer
+from kojibot.personal import buildroot
 from kojibot.personal.watches import (
     PollSchedule,
     check_calls,
@@ -63,6 +64,8 @@ class Watcher:
         self.schedule = PollSchedule(interval, batch)
         self.watches: dict[int, WatchRecord] = {}
         self.by_key: dict[tuple[str, int], set[int]] = defaultdict(set)
+        self.by_tag: dict[str, set[int]] = defaultdict(set)  # buildroot watches
+        self.found: dict[int, tuple[dict, float | None, float]] = {}  # repo, tagged, done
         self._finishing: set[int] = set()
         self.polling = False  # a round is under way
         self._running = False
@@ -76,12 +79,19 @@ class Watcher:
 
     def _index(self, watch: WatchRecord) -> None:
         self.watches[watch.id] = watch
+        if watch.tag is not None:
+            self.by_tag[watch.tag].add(watch.id)
         for ident in watch.states:
             self.by_key[(watch.kind, ident)].add(watch.id)
 
     def _forget(self, watch: WatchRecord) -> None:
         self.watches.pop(watch.id, None)
         self.schedule.drop(watch.id)
+        self.found.pop(watch.id, None)
+        if watch.tag is not None and watch.id in self.by_tag.get(watch.tag, ()):
+            self.by_tag[watch.tag].discard(watch.id)
+            if not self.by_tag[watch.tag]:
+                del self.by_tag[watch.tag]
         for ident in watch.states:
             ids = self.by_key.get((watch.kind, ident))
             if ids is not None:
@@ -90,6 +100,27 @@ class Watcher:
                     del self.by_key[(watch.kind, ident)]
 
     # What the watches service (kojibot.services.watches) uses, its write done
+
+    async def look_buildroot(self, ref: str | int, tag: str | None) -> WatchRecord | str:
+        """A watch for build *ref* to be in *tag*'s buildroot (without a tag: its target's
+        build tag), unsaved; else the one line that says why not."""
+        build = await self.koji.getBuild(ref)
+        if not build:
+            return f"No such build: {str(ref)[:60]}"
+        if tag is None:
+            tag = await buildroot.target_build_tag(self.koji, build)
+            if tag is None:
+                return f"{build['nvr']} has no build target I can see; name the tag."
+        else:
+            info = await self.koji.getTag(tag)
+            if not info:
+                return f"No such tag: {tag[:60]}"
+            tag = info["name"]
+        return buildroot.buildroot_watch(build, tag)
+
+    async def check_now(self, watch: WatchRecord) -> tuple[dict, float | None] | None:
+        """(repo, tagging time) if the tag's newest repo holds the build already."""
+        return await buildroot.holding_repo(self.koji, watch, await self.koji.getRepo(watch.tag))
 
     def of(self, network: str, identity: str) -> list[WatchRecord]:
         """A person's watches, oldest first, each with what is known of it now."""
@@ -101,6 +132,9 @@ class Watcher:
         """Follow ``watch`` (saved, not done) until it ends; one followed already only
         takes its new asker and room."""
         known = self.watches.get(watch.id)
+        if known is not None and known.tag != watch.tag:
+            self._forget(known)
+            known = None
         if known is not None:
             known.asker, known.room = watch.asker, watch.room
             return
@@ -123,6 +157,9 @@ class Watcher:
             new = int(BuildState[event.new])
             if event.new != "BUILDING" and parent is not None:
                 self._prompt(self.by_key.get(("task", parent), ()))
+        elif isinstance(event, messages.RepoChange) and event.action == "done":
+            self._prompt(self.by_tag.get(event.tag, ()))  # the poll checks the repo
+            return
         else:
             return
         ids = set(self.by_key.get((kind, ident), ()))
@@ -192,27 +229,36 @@ class Watcher:
     async def _poll(self, now: float) -> None:
         self.schedule.last_round = now
         due = [self.watches[i] for i in self.schedule.due(now) if i in self.watches]
-        checked = []
+        checked: list[tuple[WatchRecord, int, int]] = []
+        repos: list[WatchRecord] = []
         multicall = self.koji.MultiCall()
         for watch in due:
             self.schedule.plan(watch.id, now)
             self.schedule.checked(watch.id, now)
             if now - watch.created > self.max_age:
                 days = f"{self.max_age / 86400:g} day" + ("" if self.max_age == 86400 else "s")
+                still = buildroot.waiting_text(watch) if watch.kind == buildroot.KIND \
+                    else root_state(watch)
                 await self._finish(watch, f"stopped watching {watch.label} after {days}; "
-                                          f"it is still {root_state(watch)}.")
+                                          f"it is still {still}.")
+                continue
+            if watch.kind == buildroot.KIND:
+                repos.append(watch)
                 continue
             start = len(multicall)
             for method, args in check_calls(watch.kind, watch.ref):
                 multicall.call(method, *args)
             checked.append((watch, start, len(multicall)))
-        if not checked:
+        for watch in repos:
+            multicall.call("getRepo", watch.tag)
+        if not checked and not repos:
             return
         try:
             results = await multicall()
         except Exception as exc:  # noqa: BLE001 - the hub is away: try again next interval
             log.info("watch poll: no answer from the hub ({why}); next interval", why=exc)
             return
+        await self._check_repos(repos, results, len(results) - len(repos))
         for watch, start, end in checked:
             if watch.id not in self.watches or watch.id in self._finishing:
                 continue
@@ -231,6 +277,25 @@ class Watcher:
             if is_done(watch):  # also one whose report could not be queued before
                 await self._finish(watch)
             elif changed:
+                await self.store.save_watch_states(watch)
+
+    async def _check_repos(self, watches: list[WatchRecord], results: Any, first: int) -> None:
+        """Each buildroot watch against its tag's newest ready repo (``results[first:]``)."""
+        for index, watch in enumerate(watches, start=first):
+            if watch.id not in self.watches or watch.id in self._finishing:
+                continue
+            try:
+                repo = results[index]
+                held = await buildroot.holding_repo(self.koji, watch, repo)
+            except Exception as exc:  # noqa: BLE001 - a fault or the hub away: next check
+                log.info("watch poll: {label} in {tag}: {why}", label=watch.label,
+                         tag=watch.tag, why=exc)
+                continue
+            if held is not None:
+                self.found[watch.id] = (*held, self.clock())
+                await self._finish(watch)
+            elif isinstance(repo, dict) and repo["id"] != buildroot.last_checked(watch):
+                buildroot.note_checked(watch, repo["id"])
                 await self.store.save_watch_states(watch)
 
     # The end
@@ -257,6 +322,10 @@ class Watcher:
         mention = f"{watch.asker}: " if watch.room else ""
         if note is not None:
             return text(mention + note)
+        if watch.id in self.found:
+            repo, tagged, done = self.found[watch.id]
+            line = buildroot.in_buildroot_line(watch, repo, tagged, done, self.koji.weburl)
+            return text(mention, *line.parts)
         answer = task_answer if watch.kind == "task" else build_answer
         state = root_state(watch)
         line = await self.hub(lambda: answer(self.koji, watch.ref),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kojibot.personal.watches import check_calls, label, merge_all, observations
+from kojibot.chat.message import Message
+from kojibot.personal import buildroot
+from kojibot.personal.watches import check_calls, label, merge_all, observations, root_state
 from kojibot.services.identity import Identity
 from kojibot.state.records import WatchRecord
 
@@ -42,6 +44,25 @@ class Watches:
         watch = WatchRecord("", "", "", None, kind, seen[0][0], label(kind, values[0]))
         merge_all(watch, seen)
         return watch
+
+    async def look_buildroot(self, ref: int | str, tag: str | None = None) -> WatchRecord | str:
+        """Build *ref* (NVR or id) to be in *tag*'s buildroot (no tag: its target's build
+        tag), ready to watch; else the one line that says why not."""
+        return await self._watcher.look_buildroot(ref, tag)
+
+    async def in_buildroot_now(self, found: WatchRecord) -> Message | None:
+        """The line saying so if the newest repo of *found*'s tag holds its build already."""
+        held = await self._watcher.check_now(found)
+        return None if held is None else buildroot.in_buildroot_line(found, held[0], None,
+                                                                     0.0, None)
+
+    @staticmethod
+    def state(watch: WatchRecord) -> str:
+        """What is known of *watch* now: its state, or that the build is not in the
+        buildroot yet."""
+        if watch.kind == buildroot.KIND:
+            return buildroot.waiting_text(watch)
+        return root_state(watch) or "?"
 
     def current(self) -> list[WatchRecord]:
         """The asker's watches, oldest first, each with what is known of it now."""

@@ -126,6 +126,9 @@ CREATE TABLE chat_line (
 );
 CREATE INDEX chat_line_at ON chat_line (at);
 """,
+    # 6: buildroot watches (kind "repo") name the tag whose repo they wait for
+    """ALTER TABLE watch ADD COLUMN tag TEXT;
+""",
 )
 
 

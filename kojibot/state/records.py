@@ -77,19 +77,21 @@ class Alert:
 @dataclass
 class WatchRecord:
     """A watch on one task tree or build. ``states`` maps a task id to ``[parent id,
-    state number]`` as last known (for a build: its id to ``[task id, state]``); ``room``
-    None means report in a DM, else mention ``asker`` there."""
+    state number]`` as last known (for a build: its id to ``[task id, state]``; for a
+    buildroot watch, kind "repo", see kojibot.personal.buildroot); ``room`` None means
+    report in a DM, else mention ``asker`` there. ``tag``: a buildroot watch's tag."""
 
     network: str
     identity: str
     asker: str
     room: str | None
-    kind: str  # "task" or "build"
+    kind: str  # "task", "build" or "repo"
     ref: int
     label: str
     states: dict[int, list] = field(default_factory=dict)
     id: int | None = None
     created: float = 0.0
+    tag: str | None = None
 
 
 class Fence(Protocol):

@@ -241,22 +241,26 @@ class Tables:
 
     def add_watch(self, watch: WatchRecord) -> bool:
         """Store a new watch (sets ``watch.id``); False if this person watched it already,
-        in which case it now reports where ``watch`` was asked."""
+        in which case it now reports where ``watch`` was asked (and a buildroot watch
+        follows ``watch``'s tag: one per build and person)."""
         found = self.db.execute(
-            "SELECT id, created FROM watch WHERE network=? AND identity=? AND kind=? AND ref=?",
-            (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()
+            "SELECT id, created, tag FROM watch WHERE network=? AND identity=? AND kind=?"
+            " AND ref=?", (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()
         if found:
-            watch.id, watch.created = found
+            watch.id, watch.created, tag = found
             self.db.execute("UPDATE watch SET asker=?, room=? WHERE id=?",
                             (watch.asker, watch.room, watch.id))
+            if tag != watch.tag:  # what was checked in the other tag says nothing here
+                self.db.execute("UPDATE watch SET tag=?, states=? WHERE id=?",
+                                (watch.tag, json.dumps(watch.states), watch.id))
             return False
         watch.created = self.clock()
         with self.transaction() as db:  # no RETURNING: SQLite before 3.35 (RHEL 9) lacks it
             db.execute(
                 "INSERT INTO watch (network, identity, asker, room, kind, ref, label, states,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (watch.network, watch.identity, watch.asker, watch.room, watch.kind,
-                 watch.ref, watch.label, json.dumps(watch.states), watch.created))
+                 watch.ref, watch.label, json.dumps(watch.states), watch.created, watch.tag))
             watch.id = db.execute(
                 "SELECT id FROM watch WHERE network=? AND identity=? AND kind=? AND ref=?",
                 (watch.network, watch.identity, watch.kind, watch.ref)).fetchone()[0]
@@ -268,8 +272,8 @@ class Tables:
 
     def watches(self, network: str | None = None,
                 identity: str | None = None) -> list[WatchRecord]:
-        query = ("SELECT network, identity, asker, room, kind, ref, label, states, id, created"
-                 " FROM watch")
+        query = ("SELECT network, identity, asker, room, kind, ref, label, states, id, created,"
+                 " tag FROM watch")
         args: tuple = ()
         if network is not None:
             query += " WHERE network=? AND identity=?"
