@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from kojibot.chat.message import Message, link, text
-from kojibot.state.store import WatchRecord
+from kojibot.state.records import WatchRecord
 from kojibot.wording.timefmt import duration
 from txkoji import web
 
