@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
 
 from twisted.application.service import MultiService
 from twisted.internet import defer, task
@@ -14,6 +13,7 @@ from kojibot.bus.origin import HubOrigin
 from kojibot.chat.dispatcher import Dispatcher
 from kojibot.chat.model import Adapter, Incoming, Reply
 from kojibot.chat.ratelimit import RateLimit
+from kojibot.config import Config
 from kojibot.personal.dmalerts import Alerts
 from kojibot.personal.watcher import Watcher
 from kojibot.relay.matching import SubscriptionIndex
@@ -39,7 +39,7 @@ class Bot(MultiService):
     writes and the adapters' sends (``may_send``) are fenced by the lease.
     """
 
-    def __init__(self, settings: Settings | SimpleNamespace,
+    def __init__(self, settings: Settings | Config,
                  koji: txkoji.Connection | None = None, *, lease: Lease | None = None):
         super().__init__()
         if not isinstance(settings, Settings):

@@ -18,7 +18,6 @@ from kojibot.adapters.matrix.sendqueue import SendQueues
 from kojibot.chat import render
 from kojibot.chat.message import bold, code, link, state, text
 from kojibot.chat.model import Incoming, Reply, Target
-from kojibot.settings import matrix_settings
 from tests.busmessages import until
 from tests.synapse import from_bot, log_lines
 
@@ -184,7 +183,7 @@ def test_adapter_from_the_config_section(tmp_path, logged):
     settings = config.parse("[matrix]\nhomeserver = https://matrix.example.org\n"
                             "user_id = @kojibot:example.org\naccess_token = syt_x\n"
                             "tls_verify = no\nauto_join = anyone\n")
-    adapter = MatrixAdapter(matrix_settings(settings.matrix), lambda incoming: None,
+    adapter = MatrixAdapter(settings.matrix, lambda incoming: None,
                             state_dir=str(tmp_path))
     assert adapter.client.ssl is False and adapter.settings.auto_join == ("anyone",)
     assert "syt_x" not in repr(adapter.settings)
