@@ -45,6 +45,7 @@ def test_every_problem_is_reported_at_once():
         "irc.host: required key is missing",
         "irc.port: bad value '99999': must be a port number (1-65535)",
         "irc.tls: bad value 'maybe': expected yes or no",
+        "irc.channels: channel 'x' is not a channel name",
     ]
     assert all("\n" not in problem for problem in found)
 

@@ -401,5 +401,6 @@ def test_the_config_irc_section_makes_an_adapter():
 
 
 def test_settings_never_show_passwords():
-    settings = IRCSettings(host="irc.example.org", password="s3rver", sasl_password="s4sl")
+    settings = IRCSettings(host="irc.example.org", password="s3rver", sasl_username="kb",
+                           sasl_password="s4sl")
     assert "s3rver" not in repr(settings) and "s4sl" not in repr(settings)

@@ -161,7 +161,7 @@ def test_config_matrix_section():
     base = "[matrix]\nhomeserver = https://matrix.example.org/\nuser_id = @kojibot:example.org\n"
     settings = config.parse(base + "password = hunter2\nrooms = #koji:example.org, !a:b\n")
     assert settings.matrix.homeserver == "https://matrix.example.org"
-    assert settings.matrix.rooms == ["#koji:example.org", "!a:b"]
+    assert settings.matrix.rooms == ("#koji:example.org", "!a:b")
     assert settings.matrix.device_name == "kojibot" and settings.matrix.tls_verify
     with pytest.raises(config.ConfigError) as info:
         config.parse("[matrix]\nhomeserver = matrix.example.org\nuser_id = kojibot\n"

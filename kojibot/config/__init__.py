@@ -96,40 +96,44 @@ def read(text: str, source: str = "<config>") -> tuple[Config, list[str]]:
 
 def _section(cls: type[Section], given: dict[str, str], done: dict[str, Any],
              problems: list[str]) -> Any:
-    """``cls`` from the INI keys ``given``; None (and lines in ``problems``) if refused."""
+    """``cls`` from the INI keys ``given``; None (and lines in ``problems``) if refused.
+    A required key that is missing is None while the section's own checks run."""
     name = cls.NAME
     fields = {field.name: field for field in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     found = [f"{name}.{key}: {RETIRED.get((name, key), 'unknown key')}"
              for key in given if key not in fields]
+    failed = set()
     for key, field in fields.items():
         raw = given.get(key, "").strip()
         if not raw:
             if field.default is dataclasses.MISSING:
                 found.append(f"{name}.{key}: required key is missing")
+                failed.add(f"{name}.{key}")
+                values[key] = None
             continue
         try:
             values[key] = field.metadata["convert"](raw)
         except ValueError as exc:
             found.append(f"{name}.{key}: bad value {raw!r}: {exc}")
+            failed.add(f"{name}.{key}")
+            if field.default is dataclasses.MISSING:
+                values[key] = None
     renames = {}
     for key, (section, other) in getattr(cls, "INHERITS", {}).items():
         if key not in values and done.get(section) is not None:
             values[key] = getattr(done[section], other)
-            renames[f"{name}.{key}:"] = f"{section}.{other}:"
-    if not found:
-        try:
-            return cls(**values)
-        except ConfigError as exc:
-            found = [_renamed(line, renames) for line in exc.problems]
+            renames[f"{name}.{key}"] = f"{section}.{other}"
+    made = None
+    try:
+        made = cls(**values)  # with defaults in place of the bad keys: the other checks
+    except ConfigError as exc:
+        for line in exc.problems:
+            key, _, rest = line.partition(":")
+            if key not in failed:
+                found.append(f"{renames.get(key, key)}:{rest}")
     problems.extend(found)
-    return None
-
-
-def _renamed(line: str, renames: dict[str, str]) -> str:
-    """A problem with an inherited value names the key it came from."""
-    key, _, rest = line.partition(" ")
-    return f"{renames.get(key, key)} {rest}"
+    return made if not found else None
 
 
 def load(path: str) -> Config:

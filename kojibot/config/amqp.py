@@ -86,7 +86,7 @@ class AMQPSettings(Section):
     def problems(self) -> list[tuple[str, str]]:
         found = []
         try:
-            tls = parse_url(self.url).tls
+            tls = parse_url(self.url or "").tls
         except ValueError as exc:
             found.append(("url", str(exc)))
             tls = True
