@@ -6,6 +6,12 @@ raises ConfigError whose lines name ``section.key``. ``bot.example.ini`` shows e
 with its default (a test holds them together). ``kojibot.settings`` then checks what needs
 files or imports (plugins, state, certificates); ``kojibot check-config`` and start-up
 both run both.
+
+To add a key: a field on its section's dataclass, ``name: type = setting(default, convert,
+"one-line doc")`` (``REQUIRED`` for no default, ``secret=True`` to keep it out of repr), a
+check that involves other keys in that class's ``problems``, and the key in bot.example.ini,
+commented out with its default. A new section: a ``Section`` dataclass with ``NAME``, a
+field of ``Config`` and an entry in ``SECTIONS``.
 """
 
 from __future__ import annotations
