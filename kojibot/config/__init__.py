@@ -23,7 +23,7 @@ from typing import Any
 
 from kojibot.config.amqp import AMQPSettings
 from kojibot.config.core import BotSettings, KojiSettings, MetricsSettings, default_state_path
-from kojibot.config.fields import ConfigError, Section
+from kojibot.config.fields import ConfigError, Section, SectionError
 from kojibot.config.irc import IRCSettings
 from kojibot.config.matrix import MatrixSettings
 
@@ -69,8 +69,9 @@ class Config:
     metrics: MetricsSettings | None = None
 
 
-SECTIONS: dict[str, type[Section]] = {"bot": BotSettings, "koji": KojiSettings, "irc": IRCSettings,
-            "matrix": MatrixSettings, "amqp": AMQPSettings, "metrics": MetricsSettings}
+SECTIONS: dict[str, type[Section]] = {
+    "bot": BotSettings, "koji": KojiSettings, "irc": IRCSettings, "matrix": MatrixSettings,
+    "amqp": AMQPSettings, "metrics": MetricsSettings}
 _ALWAYS = ("bot", "koji")
 
 
@@ -115,29 +116,27 @@ def _section(cls: type[Section], given: dict[str, str], done: dict[str, Any],
         if not raw:
             if field.default is dataclasses.MISSING:
                 found.append(f"{name}.{key}: required key is missing")
-                failed.add(f"{name}.{key}")
+                failed.add(key)
                 values[key] = None
             continue
         try:
             values[key] = field.metadata["convert"](raw)
         except ValueError as exc:
             found.append(f"{name}.{key}: bad value {raw!r}: {exc}")
-            failed.add(f"{name}.{key}")
+            failed.add(key)
             if field.default is dataclasses.MISSING:
                 values[key] = None
     renames = {}
     for key, (section, other) in getattr(cls, "INHERITS", {}).items():
         if key not in values and done.get(section) is not None:
             values[key] = getattr(done[section], other)
-            renames[f"{name}.{key}"] = f"{section}.{other}"
+            renames[key] = f"{section}.{other}"
     made = None
     try:
         made = cls(**values)  # with defaults in place of the bad keys: the other checks
-    except ConfigError as exc:
-        for line in exc.problems:
-            key, _, rest = line.partition(":")
-            if key not in failed:
-                found.append(f"{renames.get(key, key)}:{rest}")
+    except SectionError as exc:
+        found += [f"{renames.get(key, f'{name}.{key}')}: {text}"
+                  for key, text in exc.found if key not in failed]
     problems.extend(found)
     return made if not found else None
 

@@ -34,6 +34,14 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
+class SectionError(ConfigError):
+    """A section's own checks refused it; ``found`` holds the (key, problem) pairs."""
+
+    def __init__(self, section: str, found: list[tuple[str, str]]):
+        super().__init__([f"{section}.{key}: {text}" for key, text in found])
+        self.found = found
+
+
 class Section:
     """A config section's dataclass: lists become tuples, then ``problems`` is checked."""
 
@@ -46,7 +54,7 @@ class Section:
         self.fill()
         found = self.problems()
         if found:
-            raise ConfigError([f"{self.NAME}.{key}: {text}" for key, text in found])
+            raise SectionError(self.NAME, found)
 
     def fill(self) -> None:
         """Set the defaults that depend on other keys."""
