@@ -244,7 +244,6 @@ async def kojibot_consume(reactor, url: str, queue: str, count: int,
     *state*, to a handler that acks everything (the consumer's own cost)."""
     from kojibot import config
     from kojibot.bus.consumer import AMQPConsumer
-    from kojibot.settings import amqp_settings
 
     store = Store(str(state)) if state is not None else None
     relay = Relay(store, SubscriptionIndex(subscriptions()), SimpleNamespace(weburl=WEBURL),
@@ -264,7 +263,7 @@ async def kojibot_consume(reactor, url: str, queue: str, count: int,
         return outcomes
 
     section = config.parse(f"[amqp]\nurl = {url}\nqueue = {queue}\n").amqp
-    consumer = AMQPConsumer(amqp_settings(section), handle)
+    consumer = AMQPConsumer(section, handle)
     consumer.startService()
     try:
         await finished.addTimeout(CONSUME_TIMEOUT, reactor)

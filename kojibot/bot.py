@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from types import SimpleNamespace
 
 from twisted.application.service import MultiService
 from twisted.internet import defer, task
@@ -17,6 +16,7 @@ from kojibot.bus.origin import HubOrigin
 from kojibot.chat.dispatcher import Dispatcher
 from kojibot.chat.model import Adapter, Incoming, Reply
 from kojibot.chat.ratelimit import RateLimit
+from kojibot.config import Config
 from kojibot.lookups import Lookups
 from kojibot.personal.buildrootalerts import BuildrootAlerts
 from kojibot.personal.dmalerts import Alerts
@@ -54,7 +54,7 @@ class Bot(MultiService):
     writes and the adapters' sends (``may_send``) are fenced by the lease.
     """
 
-    def __init__(self, settings: Settings | SimpleNamespace,
+    def __init__(self, settings: Settings | Config,
                  koji: txkoji.Connection | None = None, *, lease: Lease | None = None):
         super().__init__()
         if not isinstance(settings, Settings):

@@ -26,7 +26,6 @@ from twisted.logger import formatEvent, globalLogPublisher
 from kojibot import config
 from kojibot.bus.broker import AMQPSettings
 from kojibot.bus.consumer import AMQPConsumer, Delivery
-from kojibot.settings import amqp_settings
 from tests.kojihub.builder import result
 from tests.kojihub.seed import ADMIN
 
@@ -519,22 +518,23 @@ async def test_real_hub_events_reach_the_consumer(proton_kojihub, consumers):
 # -- settings -----------------------------------------------------------------------------
 @pytest.mark.parametrize(("options", "message"), [
     ({"url": "http://broker.example.test/"},
-     "[amqp] url: must start with amqp:// or amqps://"),
-    ({"url": "amqp:///%2F"}, "[amqp] url: no host name"),
-    ({"url": "amqp://u:s3cret@host:99999/"}, "[amqp] url: Port out of range 0-65535"),
+     "amqp.url: must start with amqp:// or amqps://"),
+    ({"url": "amqp:///%2F"}, "amqp.url: no host name"),
+    ({"url": "amqp://u:s3cret@host:99999/"}, "amqp.url: Port out of range 0-65535"),
     ({"url": "amqp://u:s3cret@host:port/"},
-     "[amqp] url: Port could not be cast to integer value as port"),
+     "amqp.url: Port could not be cast to integer value as port"),
     ({"url": "amqp://host/?frame_max=4096"},
-     "[amqp] url: unknown parameter 'frame_max' (only heartbeat is understood)"),
+     "amqp.url: unknown parameter 'frame_max' (only heartbeat is understood)"),
     ({"url": "amqp://host/?heartbeat=often"},
-     "[amqp] url: heartbeat must be a number of seconds (0 turns heartbeats off)"),
-    ({"url": "amqp://host/", "prefetch": 70000}, "[amqp] prefetch 70000 is not in 1-65535"),
+     "amqp.url: heartbeat must be a number of seconds (0 turns heartbeats off)"),
+    ({"url": "amqp://host/", "prefetch": 70000},
+     "amqp.prefetch: prefetch 70000 is not in 1-65535"),
     ({"url": "amqp://host/", "topics": []},
-     "[amqp] topics must be one or more routing-key patterns"),
-    ({"url": "amqp://host/", "queue": ""}, "[amqp] queue must be 1-255 bytes long"),
-    ({"url": "amqp://host/", "ca": "/etc/hostname"}, "[amqp] ca needs an amqps:// url"),
+     "amqp.topics: topics must be one or more routing-key patterns"),
+    ({"url": "amqp://host/", "queue": ""}, "amqp.queue: queue must be 1-255 bytes long"),
+    ({"url": "amqp://host/", "ca": "/etc/hostname"}, "amqp.ca: ca needs an amqps:// url"),
     ({"url": "amqps://host/", "cert": "/nonexistent.pem"},
-     "[amqp] cert and key go together; cert /nonexistent.pem: no such file"),
+     "amqp.cert: cert and key go together; amqp.cert: cert /nonexistent.pem: no such file"),
 ])
 def test_bad_settings_are_one_line_naming_the_problem(options, message):
     with pytest.raises(ValueError) as info:
@@ -561,7 +561,7 @@ def test_bad_tls_files_are_one_line(tmp_path):
     settings = AMQPSettings(url="amqps://broker.example.test/", ca=str(junk))
     with pytest.raises(ValueError) as info:
         AMQPConsumer(settings, Stub())
-    assert str(info.value).startswith("[amqp] cannot load the TLS files: ")
+    assert str(info.value).startswith("amqp: cannot load the TLS files: ")
     assert "\n" not in str(info.value)
 
 
@@ -572,7 +572,7 @@ def test_config_section_builds_the_consumer():
                                    "amqp.prefetch: bad value '0': must be greater than zero"]
     section = config.parse("[amqp]\nurl = amqps://fedora:@rabbitmq.fedoraproject.org/"
                            "%2Fpublic_pubsub\nqueue = 4b1c3d2e\n").amqp
-    consumer = AMQPConsumer(amqp_settings(section), Stub())
+    consumer = AMQPConsumer(section, Stub())
     assert consumer.settings == AMQPSettings(
         url="amqps://fedora:@rabbitmq.fedoraproject.org/%2Fpublic_pubsub", queue="4b1c3d2e")
     assert consumer.settings.topics == ("koji.#", "org.fedoraproject.*.buildsys.#")

@@ -385,9 +385,9 @@ def test_bad_settings_are_refused_with_every_reason():
     with pytest.raises(ValueError) as error:
         IRCSettings(host="", port=70000, nick="9lives", channels=("koji", "#ok"), burst=0)
     assert str(error.value) == (
-        "[irc] host is empty; port 70000 is not a TCP port; nick '9lives' is not a valid IRC "
-        "nick; line_rate must be positive and burst at least 1; channel 'koji' is not a "
-        "channel name")
+        "irc.host: host is empty; irc.port: port 70000 is not a TCP port; irc.nick: nick "
+        "'9lives' is not a valid IRC nick; irc.line_rate: line_rate must be positive and burst "
+        "at least 1; irc.channels: channel 'koji' is not a channel name")
 
 
 def test_the_config_irc_section_makes_an_adapter():
@@ -403,5 +403,6 @@ def test_the_config_irc_section_makes_an_adapter():
 
 
 def test_settings_never_show_passwords():
-    settings = IRCSettings(host="irc.example.org", password="s3rver", sasl_password="s4sl")
+    settings = IRCSettings(host="irc.example.org", password="s3rver", sasl_username="kb",
+                           sasl_password="s4sl")
     assert "s3rver" not in repr(settings) and "s4sl" not in repr(settings)

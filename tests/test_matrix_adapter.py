@@ -18,7 +18,6 @@ from kojibot.adapters.matrix.sendqueue import SendQueues
 from kojibot.chat import render
 from kojibot.chat.message import bold, code, link, state, text
 from kojibot.chat.model import Incoming, Reply, Target
-from kojibot.settings import matrix_settings
 from tests.busmessages import until
 from tests.synapse import from_bot, log_lines
 
@@ -162,7 +161,7 @@ def test_config_matrix_section():
     base = "[matrix]\nhomeserver = https://matrix.example.org/\nuser_id = @kojibot:example.org\n"
     settings = config.parse(base + "password = hunter2\nrooms = #koji:example.org, !a:b\n")
     assert settings.matrix.homeserver == "https://matrix.example.org"
-    assert settings.matrix.rooms == ["#koji:example.org", "!a:b"]
+    assert settings.matrix.rooms == ("#koji:example.org", "!a:b")
     assert settings.matrix.device_name == "kojibot" and settings.matrix.tls_verify
     with pytest.raises(config.ConfigError) as info:
         config.parse("[matrix]\nhomeserver = matrix.example.org\nuser_id = kojibot\n"
@@ -184,7 +183,7 @@ def test_adapter_from_the_config_section(tmp_path, logged):
     settings = config.parse("[matrix]\nhomeserver = https://matrix.example.org\n"
                             "user_id = @kojibot:example.org\naccess_token = syt_x\n"
                             "tls_verify = no\nauto_join = anyone\n")
-    adapter = MatrixAdapter(matrix_settings(settings.matrix), lambda incoming: None,
+    adapter = MatrixAdapter(settings.matrix, lambda incoming: None,
                             state_dir=str(tmp_path))
     assert adapter.client.ssl is False and adapter.settings.auto_join == ("anyone",)
     assert "syt_x" not in repr(adapter.settings)

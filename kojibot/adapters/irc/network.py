@@ -21,11 +21,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from kojibot.adapters.irc import lines as irclines
-from kojibot.adapters.irc.options import IRCSettings, tls_options
+from kojibot.adapters.irc.options import tls_options
 from kojibot.adapters.irc.protocol import IRCConnection
 from kojibot.adapters.irc.replyqueue import ReplyQueue
 from kojibot.chat.model import Incoming, Reply
-from kojibot.settings import irc_settings
+from kojibot.config import IRCSettings
 from kojibot.upkeep import Upkeep
 
 __all__ = ["IRCAdapter", "IRCSettings", "adapter_from_config"]
@@ -140,9 +140,9 @@ class IRCAdapter(Service):
             "handling a message from {sender} failed", failure, sender=incoming.sender))
 
 
-def adapter_from_config(section, receive: Callable[[Incoming], object]) -> IRCAdapter:
-    """The adapter for the config's ``[irc]`` section (an object with IRCSettings' keys)."""
-    return IRCAdapter(irc_settings(section), receive)
+def adapter_from_config(section: IRCSettings, receive: Callable[[Incoming], object]) -> IRCAdapter:
+    """The adapter for the config's ``[irc]`` section."""
+    return IRCAdapter(section, receive)
 
 
 def _endpoint(settings: IRCSettings, reactor):

@@ -24,7 +24,8 @@ from kojibot.adapters.matrix import crosssigning
 from kojibot.adapters.matrix.identities import Identities
 from kojibot.adapters.matrix.keyrequests import KeyRequests
 from kojibot.adapters.matrix.niocalls import MatrixTrouble, error_text
-from kojibot.adapters.matrix.rooms import MatrixSettings, identity_changed_notice, safe_name
+from kojibot.adapters.matrix.rooms import identity_changed_notice, safe_name
+from kojibot.config import MatrixSettings
 
 log = Logger(namespace="kojibot.matrix")
 

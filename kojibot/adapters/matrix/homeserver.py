@@ -35,11 +35,11 @@ from kojibot.adapters.matrix.niocalls import (
     nio_call,
     sources,
 )
-from kojibot.adapters.matrix.rooms import MatrixSettings
 from kojibot.adapters.matrix.saved import SavedSession
 from kojibot.adapters.matrix.sendqueue import CANCELLED, SendQueues
 from kojibot.chat.message import text
 from kojibot.chat.model import Incoming, Reply, Target
+from kojibot.config import MatrixSettings
 from kojibot.upkeep import Upkeep
 
 __all__ = ["MatrixAdapter", "MatrixSettings"]

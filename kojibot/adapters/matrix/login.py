@@ -9,8 +9,8 @@ import nio
 from twisted.logger import Logger
 
 from kojibot.adapters.matrix.niocalls import LoginFailed, nio_call
-from kojibot.adapters.matrix.rooms import MatrixSettings
 from kojibot.adapters.matrix.saved import SavedSession
+from kojibot.config import MatrixSettings
 
 log = Logger(namespace="kojibot.matrix")
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import html as html_module
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from kojibot.chat import render
 from kojibot.chat.model import Incoming, Reply
+from kojibot.config.matrix import server_of
 
 OPERATOR_LEVEL = 50  # Matrix's usual moderator level; enough to change a room's subscriptions
 CREATOR_LEVEL = 2**53  # a room version 12 creator: above any power level
@@ -25,37 +25,6 @@ SYNC_FILTER = {"presence": {"not_types": ["*"]},
 # The very first sync only learns the rooms' state: old messages are history, not commands.
 FIRST_SYNC_FILTER = {"presence": {"not_types": ["*"]},
                      "room": {"timeline": {"limit": 1}, "ephemeral": {"not_types": ["*"]}}}
-
-
-@dataclass(frozen=True)
-class MatrixSettings:
-    """The ``[matrix]`` section (see bot.example.ini). Secrets stay out of repr and logs."""
-
-    homeserver: str
-    user_id: str
-    password: str | None = field(default=None, repr=False)
-    access_token: str | None = field(default=None, repr=False)
-    device_name: str = "kojibot"
-    rooms: tuple[str, ...] = ()
-    auto_join: tuple[str, ...] = ()  # empty: people on the bot's own server
-    tls_verify: bool = True
-    encryption: str = "tofu"  # tofu, verified or refuse (see crypto.py)
-    trusted_identities: tuple[str, ...] = ()  # "@user:server [master key]" for verified
-    recovery_key_file: str | None = None  # default: beside the crypto store
-    recovery_key_env: str | None = None  # the environment variable that may hold it
-
-    @property
-    def server(self) -> str:
-        return server_of(self.user_id)
-
-    @property
-    def localpart(self) -> str:
-        return self.user_id[1:].split(":", 1)[0]
-
-
-def server_of(user_id: str) -> str:
-    """``@alice:example.org`` → ``example.org``."""
-    return user_id.split(":", 1)[1] if ":" in user_id else ""
 
 
 def may_invite(entries: Iterable[str], inviter: str, own_server: str) -> bool:

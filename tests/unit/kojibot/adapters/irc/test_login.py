@@ -62,9 +62,9 @@ def test_realname_says_it_is_a_bot_and_who_runs_it():
     assert IRCSettings(host="h", owner="alice, ops@example.org").realname == (
         "kojibot, a Koji bot run by alice, ops@example.org")
     assert IRCSettings(host="h", owner="x", realname="mine").realname == "mine"
-    with pytest.raises(ValueError, match=r"^\[irc\] tls_key needs tls_cert$"):
+    with pytest.raises(ValueError, match=r"^irc\.tls_key: tls_key needs tls_cert$"):
         IRCSettings(host="h", tls_key="/k")
-    with pytest.raises(ValueError, match=r"^\[irc\] tls_cert needs tls = true$"):
+    with pytest.raises(ValueError, match=r"^irc\.tls_cert: tls_cert needs tls = true$"):
         IRCSettings(host="h", tls=False, tls_cert="/c")
 
 
