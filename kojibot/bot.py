@@ -20,6 +20,7 @@ from kojibot.config import Config
 from kojibot.lookups import Lookups
 from kojibot.personal.buildrootalerts import BuildrootAlerts
 from kojibot.personal.dmalerts import Alerts
+from kojibot.personal.owned import OwnedPackages
 from kojibot.personal.watcher import Watcher
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.outbox import OutboxPump
@@ -94,8 +95,11 @@ class Bot(MultiService):
                                batch=config.bot.watch_poll_batch,
                                max_age=config.bot.watch_max_days * 86400,
                                lookups=self.lookups)
+        self.owned = OwnedPackages(self.koji, self.alerts, tags=config.bot.owner_tags,
+                                   interval=config.bot.owner_refresh)
         self.relay.listeners += [self.watcher.on_event,
-                                 BuildrootAlerts(self.store, self.alerts, self.watcher).on_event]
+                                 BuildrootAlerts(self.store, self.alerts, self.watcher).on_event,
+                                 self.owned.on_event]
         self.consumer = None
         if amqp is not None:
             from kojibot.bus.consumer import AMQPConsumer
@@ -112,7 +116,7 @@ class Bot(MultiService):
             is_admin=self.dispatcher.is_admin(incoming), hub=Hub(self.koji, self.lookups),
             identity=identity,
             subscriptions=Subscriptions(self.store, self.subscriptions, incoming),
-            alerts=AlertSettings(self.store, self.alerts, identity),
+            alerts=AlertSettings(self.store, self.alerts, identity, self.owned),
             watches=Watches(self.store, self.watcher, self.koji, identity, incoming.room))
 
     def add_adapter(self, adapter: Adapter) -> None:
@@ -157,6 +161,7 @@ class Bot(MultiService):
         self.stepping_down = True
         self.outbox.stop()
         self.watcher.stop()
+        self.owned.stop()
         waiting, self.unanswered = list(self.unanswered.values()), {}
         self._last_words(waiting)
         from twisted.internet import reactor
@@ -185,6 +190,7 @@ class Bot(MultiService):
         super().startService()
         self.outbox.kick()  # lines queued before a stop or crash
         self.watcher.start()
+        self.owned.start()
         self._pruning = task.LoopingCall(self._prune)
         self._pruning.start(RELAYED_KEY_AGE / 6)
 
@@ -199,6 +205,7 @@ class Bot(MultiService):
     def stopService(self):
         self.outbox.stop()
         self.watcher.stop()
+        self.owned.stop()
         if self._pruning.running:
             self._pruning.stop()
         stopped = defer.DeferredList([defer.maybeDeferred(super().stopService),

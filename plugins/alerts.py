@@ -14,6 +14,10 @@ def _describe(alert: Alert, koji_user: str | None) -> str:
     events = " ".join(sorted(alert.events))
     if alert.kind == "owner":
         return f"builds of {koji_user or '(no Koji user linked)'} ({events})"
+    if alert.kind == "mine":
+        return f"builds of packages {koji_user or '(no Koji user linked)'} owns ({events})"
+    if alert.kind == "koji":
+        return f"builds {koji_user or '(no Koji user linked)'} has Koji notifications for"
     if alert.kind == "buildroot":
         return f"builds of {koji_user or '(no Koji user linked)'} in their target's buildroot"
     return f"package {alert.pattern} ({events})"
@@ -83,5 +87,37 @@ async def alerts_buildroot(ctx: Context, off: Annotated[str, "off"] = ""):
     return text(f"Alert on: a DM for {_describe(alert, koji_user)}.")
 
 
-for _declared in (alerts_on, alerts_package):
+async def _from_hub(ctx: Context, kind: str, events: tuple[str, ...]):
+    if [word.lower() for word in events] == ["off"]:
+        if not await ctx.alerts.remove(kind, ""):
+            return text(f"You have no {kind} alert.")
+        return text(f"Alert off: {kind}.")
+    koji_user = ctx.identity.koji_user()
+    if not koji_user:
+        return text(f"First link your Koji user: {ctx.prefix}iam KOJIUSER")
+    try:
+        wanted = ctx.alerts.events("owner", events) if kind == "mine" else frozenset()
+    except ValueError as exc:
+        return text(str(exc))
+    alert = await ctx.alerts.set(kind, "", wanted)
+    return text(f"Alert on: a DM for {_describe(alert, koji_user)}.")
+
+
+@command("alerts mine")
+async def alerts_mine(ctx: Context, *events: Annotated[str, "EVENT...|off"]):
+    """A DM when a package your Koji user owns in a Koji package list builds (the list is
+    read from the hub hourly and when it changes); off stops it."""
+    return await _from_hub(ctx, "mine", events)
+
+
+@command("alerts koji")
+async def alerts_koji(ctx: Context, off: Annotated[str, "off"] = ""):
+    """Your Koji build notifications (koji add-notification) as DMs: the package's builds
+    that end (only complete ones where success only); off stops it."""
+    if off and off.lower() != "off":
+        return text(f"Usage: {ctx.commands.get('alerts koji').usage(ctx.prefix)}")
+    return await _from_hub(ctx, "koji", (off,) if off else ())
+
+
+for _declared in (alerts_on, alerts_package, alerts_mine):
     _declared.help += " " + EVENT_HELP

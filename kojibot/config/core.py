@@ -40,6 +40,10 @@ class BotSettings(Section):
     watch_poll_interval: float = setting(300.0, positive(float), "seconds between watch checks")
     watch_poll_batch: int = setting(100, positive(int), "watches asked about per hub request")
     watch_max_days: float = setting(7.0, positive(float), "days after which a watch is dropped")
+    owner_tags: tuple[str, ...] = setting((), words, "tags whose package lists say what "
+                                          "!alerts mine covers (default: every tag)")
+    owner_refresh: float = setting(3600.0, positive(float), "seconds between readings of "
+                                   "package owners and Koji notifications for DM alerts")
 
     def fill(self) -> None:
         if not self.state:

@@ -100,6 +100,7 @@ class Alerts:
         self.index = AlertIndex()
         self.people: dict[tuple[str, str], Person] = {}
         self.settings: dict[tuple[str, str], dict[tuple[str, str], Alert]] = defaultdict(dict)
+        self.from_hub: dict[tuple[str, str], list[Alert]] = {}  # see kojibot.personal.owned
         for alert in alerts:
             self.settings[(alert.network, alert.identity)][(alert.kind, alert.pattern)] = alert
         for person in people:
@@ -124,6 +125,21 @@ class Alerts:
         return [person for key, person in self.people.items()
                 if person.koji_user and person.koji_user.lower() == koji_user.lower()
                 and any(alert_kind == kind for alert_kind, _ in self.settings.get(key, {}))]
+
+    def having(self, kind: str) -> list[tuple[Person, Alert]]:
+        """Every linked person with an alert of *kind*, with that alert."""
+        found = []
+        for key, person in self.people.items():
+            alert = self.settings.get(key, {}).get((kind, ""))
+            if alert is not None and person.koji_user:
+                found.append((person, alert))
+        return found
+
+    def set_from_hub(self, network: str, identity: str, alerts: Iterable[Alert]) -> None:
+        """A person's package alerts as the hub has them (packages they own, their Koji
+        build notifications); matched with their own alerts, never stored."""
+        self.from_hub[(network, identity)] = list(alerts)
+        self._index(network, identity)
 
     def remember(self, person: Person) -> None:
         """A person's link or contact as now written."""
@@ -154,5 +170,9 @@ class Alerts:
 
     def _index(self, network: str, identity: str) -> None:
         person = self.people.get((network, identity))
+        own = self.of(network, identity) if person else []
+        patterns = {alert.pattern for alert in own if alert.kind == "package"}
+        hub = [alert for alert in self.from_hub.get((network, identity), ())
+               if alert.pattern not in patterns]
         self.index.set_person(network, identity, person.koji_user if person else None,
-                              self.of(network, identity) if person else ())
+                              own + hub)
