@@ -111,12 +111,13 @@ class OwnedPackages:
 
     async def on_event(self, enriched: Enriched) -> None:
         """A relay listener: a package list change re-reads its new owner and whoever
-        owned that package."""
+        owned that package (everyone with ``!alerts mine`` when the bus gave only the
+        owner's id: such changes are rare)."""
         event = enriched.event
         if not isinstance(event, messages.PackageListChange):
             return
-        owner = (event.owner or "").lower()
+        owner = (enriched.owner or event.owner or "").lower()
         for person, _ in self.alerts.having(MINE):
-            if person.koji_user.lower() == owner or \
+            if not owner or person.koji_user.lower() == owner or \
                     event.package in self.owned.get((person.network, person.identity), ()):
                 await self.refresh(person)

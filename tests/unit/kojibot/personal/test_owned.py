@@ -116,3 +116,16 @@ async def test_a_persons_own_package_alert_keeps_its_events():
     alerts.set(Alert("irc", "alice", "package", "bash", frozenset({"started"})))
     await OwnedPackages(hub_with(LISTS).connection(), alerts).refresh_all()
     assert alerted(alerts, "bash", "started") and not alerted(alerts, "bash")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_change_naming_only_the_owners_id_reads_everyone_with_mine_again():
+    lists = {"f41": []}
+    alerts = person_with("mine")
+    owned = OwnedPackages(hub_with(lists).connection(), alerts)
+    await owned.refresh_all()
+    lists["f41"] = [("bash", "kalice", False)]
+    await owned.on_event(Enriched(PackageListChange(
+        routing_key="koji.package.add", dedupe_key="p3", action="add", package="bash",
+        tag="f41", owner=None, owner_id=5, user="releng")))
+    assert alerted(alerts, "bash")
