@@ -21,9 +21,9 @@ def owned_rows(lists):
 
 def hub_with(lists, notifications=()):
     hub = HubDouble()
-    hub.methods["listPackages"] = lambda userID=None, with_dups=False: [
-        row for row in owned_rows(lists) if row["owner_name"] == userID]
-    hub.methods["getBuildNotifications"] = lambda userID=None: [
+    hub.methods["listPackages"] = lambda **query: [
+        row for row in owned_rows(lists) if row["owner_name"] == query["userID"]]
+    hub.methods["getBuildNotifications"] = lambda user: [
         {"id": n, "user_id": 1, "package_id": package_id, "tag_id": None,
          "success_only": success_only, "email": "a@x"}
         for n, (package_id, success_only) in enumerate(notifications)]
