@@ -485,15 +485,19 @@ async def test_alerts_commands_and_their_errors(bot):
     assert await say(bot, "!alerts package gcc off") == ["Alert off: package gcc."]
     assert await say(bot, "!alerts off now") == [
         "too many arguments. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"
-        " | buildroot [off]"]
+        " | buildroot|koji [off] | mine [EVENT...|off]"]
     assert await say(bot, "!alerts package") == [
         "missing NAME. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"
-        " | buildroot [off]"]
+        " | buildroot|koji [off] | mine [EVENT...|off]"]
     assert await say(bot, "!alerts maybe") == [
         "Unknown 'maybe'. Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off]"
-        " | buildroot [off]"]
+        " | buildroot|koji [off] | mine [EVENT...|off]"]
     assert await say(bot, "!alerts buildroot maybe") == ["Usage: !alerts buildroot [off]"]
     assert await say(bot, "!alerts buildroot off") == ["You have no buildroot alert."]
+    assert await say(bot, "!alerts koji maybe") == ["Usage: !alerts koji [off]"]
+    assert await say(bot, "!alerts koji off") == ["You have no koji alert."]
+    assert await say(bot, "!alerts mine soon") == [
+        "Unknown event 'soon': use started, complete, failed, canceled, deleted or all."]
     assert await say(bot, "!alerts off") == ["Alerts off (2 removed)."]
     assert bot.alerts.index.match("alice", "bash", "failed") == []
     assert await say(bot, "!alerts off") == ["You had no alerts."]

@@ -89,9 +89,9 @@ async def test_help_comes_from_the_command_tree(bot):
         "Subcommands: adopt, drop."]
     assert await say(bot, "!help team drop") == ["Usage: !team drop PACKAGE — Forget PACKAGE."]
     assert await say(bot, "!help alerts") == [
-        "Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off] | buildroot [off] "
-        "— Get a DM when builds change state; alone: your alerts. Subcommands: on, off, "
-        "package, buildroot."]
+        "Usage: !alerts on [EVENT...] | off | package NAME [EVENT...|off] | buildroot|koji "
+        "[off] | mine [EVENT...|off] — Get a DM when builds change state; alone: your alerts. "
+        "Subcommands: on, off, package, buildroot, mine, koji."]
     assert (await say(bot, "!help alerts package"))[0].startswith(
         "Usage: !alerts package NAME [EVENT...|off] — A DM when package NAME's builds")
     assert await say(bot, "!help subscribe") == [
