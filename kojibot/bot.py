@@ -110,7 +110,7 @@ class Bot(MultiService):
     def context(self, incoming: Incoming) -> Context:
         """What a plugin's handler gets for *incoming*: the services, speaking for its
         asker."""
-        identity = Identity(self.store, self.alerts, incoming)
+        identity = Identity(self.store, self.alerts, incoming, self.owned)
         return Context(
             incoming=incoming, prefix=self.dispatcher.prefix, commands=self.registry,
             is_admin=self.dispatcher.is_admin(incoming), hub=Hub(self.koji, self.lookups),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet import task
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from kojibot.personal.dmalerts import Alerts
@@ -56,7 +56,15 @@ class OwnedPackages:
         for key in set(self.alerts.from_hub) - set(people):
             self.alerts.set_from_hub(*key, ())
         for person in people.values():
-            await self.refresh(person)
+            try:
+                await self.refresh(person)
+            except Exception:  # noqa: BLE001 - one odd answer must not end the readings
+                log.failure("hub alerts of {user} not read", user=person.koji_user)
+
+    def soon(self, network: str, identity: str) -> None:
+        """A person's link changed: read theirs again without making them wait."""
+        defer.ensureDeferred(self.refresh_person(network, identity)).addErrback(
+            lambda failure: log.failure("hub alerts of {who} not read", failure, who=identity))
 
     async def refresh_person(self, network: str, identity: str) -> None:
         """After a person's alerts changed: read theirs now (or drop them)."""

@@ -12,6 +12,7 @@ from kojibot.state.records import Person
 
 if TYPE_CHECKING:
     from kojibot.personal.dmalerts import Alerts
+    from kojibot.personal.owned import OwnedPackages
     from kojibot.state.store import Store
 
 log = Logger()
@@ -21,9 +22,11 @@ class Identity:
     """The asker as the bot knows them: ``who`` (services account, else nick, on Matrix the
     user id; lower-case) and their link to a Koji user."""
 
-    def __init__(self, store: Store, people: Alerts, incoming: Incoming):
+    def __init__(self, store: Store, people: Alerts, incoming: Incoming,
+                 owned: OwnedPackages | None = None):
         self._store = store
         self._people = people
+        self._owned = owned  # a new link re-reads the hub for "mine" and "koji" alerts
         self._incoming = incoming
         self.network = incoming.network
         self.who = incoming.identity.lower()
@@ -41,6 +44,8 @@ class Identity:
         await self._store.link(self.network, who, contact, koji_user, self._incoming.identity)
         self._people.remember(Person(self.network, who, contact, koji_user,
                                      self._incoming.identity))
+        if self._owned is not None:
+            self._owned.soon(self.network, who)
         return who
 
     def _moved(self) -> Person | None:

@@ -129,3 +129,15 @@ async def test_a_change_naming_only_the_owners_id_reads_everyone_with_mine_again
         routing_key="koji.package.add", dedupe_key="p3", action="add", package="bash",
         tag="f41", owner=None, owner_id=5, user="releng")))
     assert alerted(alerts, "bash")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_new_link_reads_the_new_users_packages():
+    alerts = Alerts([Person("irc", "alice", "Alice", "kbob")],
+                    [Alert("irc", "alice", "mine", "", frozenset({"complete"}))])
+    owned = OwnedPackages(hub_with(LISTS).connection(), alerts)
+    await owned.refresh_all()
+    assert alerted(alerts, "gcc") and not alerted(alerts, "bash")
+    alerts.remember(ALICE)
+    owned.soon("irc", "alice")
+    assert alerted(alerts, "bash") and not alerted(alerts, "gcc")
