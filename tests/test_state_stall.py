@@ -90,7 +90,10 @@ def hold_lock(url: str, table: str) -> psycopg.Connection:
 async def started(installed, text: str, home) -> object:
     bot = installed.start(text, home, "--log-level", "info")
     await bot.wait_log(r"leading as term \d+", timeout=30)
-    await bot.wait_log(r"signed on to", timeout=30)
+    for line in ("signed on to", "consuming kojibot-"):  # in either order
+        while line not in bot.log():
+            assert bot.process.poll() is None, bot.log()
+            await sleep(0.1)
     return bot
 
 

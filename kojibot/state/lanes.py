@@ -80,20 +80,18 @@ class Lane:
                 return
             self._started = time.monotonic()
             try:
-                result = query(target, *args)
+                result, failed = query(target, *args), False
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                self._started = None
-                self._finish(done, exc, failed=True)
-            else:
-                self._started = None
-                self._finish(done, result, failed=False)
+                result, failed = exc, True
+            self._started = None
+            self._finish(done, result, failed)
 
     def _finish(self, done, value: Any, failed: bool) -> None:
         if isinstance(done, Future):
             done.set_exception(value) if failed else done.set_result(value)
-            return
-        failure = Failure(value) if failed else None
-        self.reactor.callFromThread(self._fire, done, failure if failed else value, failed)
+        else:
+            self.reactor.callFromThread(self._fire, done, Failure(value) if failed else value,
+                                        failed)
 
     def _fire(self, done: defer.Deferred, value: Any, failed: bool) -> None:
         self.queued -= 1
