@@ -14,7 +14,7 @@ from kojibot.chat import render
 from kojibot.chat.message import Span, link, text
 from kojibot.wording import describe, oneline
 from kojibot.wording.failures import Why
-from tests.test_messages import amqp_value, fedora, proton, proton_json
+from tests.unit.txkoji.test_messages import amqp_value, fedora, proton, proton_json
 from txkoji import limits, methods
 from txkoji.limits import ELLIPSIS
 from txkoji.messages import parse

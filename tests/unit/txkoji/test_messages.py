@@ -8,7 +8,6 @@ that validate against the koji-fedoramessaging-messages schemas.
 import functools
 import json
 import os
-import pathlib
 import struct
 import uuid
 from datetime import UTC, datetime
@@ -17,12 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import DATA
 from txkoji import KojiException, amqp10, messages
 from txkoji.build import Build
 from txkoji.messages import MalformedMessage, parse
 from txkoji.task import Task
 
-DATA = pathlib.Path(__file__).parent / "data" / "messages"
+DATA = DATA / "messages"
 PROPS, APP = "x-amqp-1.0-properties", "x-amqp-1.0-app-properties"
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-CHECKOUT = Path(__file__).resolve().parent.parent
+from tests import CHECKOUT
+
 PAGE = CHECKOUT / "docs" / "benchmarks.md"
 
 

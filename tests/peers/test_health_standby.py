@@ -14,8 +14,8 @@ import pytest_twisted
 from twisted.internet import threads
 
 from tests import ircd
-from tests.test_failover import config
-from tests.test_health_e2e import fetch, healthz, samples, until
+from tests.peers.test_failover import config
+from tests.peers.test_health_e2e import fetch, healthz, samples, until
 
 STANDBY = {"status": "ok", "role": "standby"}
 

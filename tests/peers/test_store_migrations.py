@@ -13,9 +13,10 @@ import pytest
 from kojibot.state.backends import connect
 from kojibot.state.migrations import MIGRATIONS, StateTooNew
 from kojibot.state.store import OutboxEntry, Store
+from tests import DATA
 from tests.statedb import tables
 
-RELEASED = Path(__file__).parent / "data" / "state" / "kojibot-0.1.0.sqlite3"
+RELEASED = DATA / "state" / "kojibot-0.1.0.sqlite3"
 
 
 def version(path: Path) -> int:

@@ -12,6 +12,7 @@ import pytest_twisted
 from kojibot import config
 from kojibot.bot import Bot
 from kojibot.chat.model import Incoming
+from tests import CHECKOUT
 
 TEAM_PLUGIN = textwrap.dedent('''
     """!team — a team's packages, posted in its channel and alerted to whoever asks."""
@@ -102,9 +103,8 @@ async def test_help_comes_from_the_command_tree(bot):
 
 
 def test_the_builtin_plugins_import_only_the_api_and_txkoji():
-    from pathlib import Path
 
-    folder = Path(__file__).resolve().parent.parent / "plugins"
+    folder = CHECKOUT / "plugins"
     for path in folder.glob("*.py"):
         modules = {node.module for node in ast.walk(ast.parse(path.read_text()))
                    if isinstance(node, ast.ImportFrom)}

@@ -20,8 +20,7 @@ from twisted.internet import threads
 
 from tests.busmessages import FEDORA_BUILD, fedora_build
 from tests.ircuser import IRCUser
-from tests.processes import terminate
-from tests.test_amqp_consumer import (  # noqa: F401 - fixtures
+from tests.peers.test_amqp_consumer import (  # noqa: F401 - fixtures
     Stub,
     amqp_log,
     broker_counts,
@@ -30,7 +29,8 @@ from tests.test_amqp_consumer import (  # noqa: F401 - fixtures
     publisher,
     unique,
 )
-from tests.test_installed_bot import hub_section, irc_section, said
+from tests.peers.test_installed_bot import hub_section, irc_section, said
+from tests.processes import terminate
 
 _names = itertools.count(1)
 MB = 1_000_000
@@ -91,8 +91,8 @@ async def task_latency(user, nick, channel: str, task_id: int) -> float:
 def unthrottled_ngircd():
     """An ngircd of this test without its flood penalty, which holds a client to about 3
     lines a second: the answer's time is then the bot's, not the server's throttle."""
-    from tests.conftest import _ircd
     from tests.ircd import UnthrottledNgIRCd
+    from tests.peers.conftest import _ircd
 
     yield from _ircd(UnthrottledNgIRCd)
 

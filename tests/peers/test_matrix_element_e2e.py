@@ -20,9 +20,9 @@ from kojibot import config
 from tests.busmessages import FEDORA_BUILD, fedora_build, publish
 from tests.chatbots import blocking
 from tests.elementperson import ElementPerson, ElementUnavailable, install_dir, node
+from tests.peers.test_alerts_watch_e2e import delete_queue
+from tests.peers.test_bot_matrix import start_bot
 from tests.synapse import log_lines
-from tests.test_alerts_watch_e2e import delete_queue
-from tests.test_bot_matrix import start_bot
 
 _names = itertools.count(1)
 WITHHELD = ("MEGOLM_KEY_WITHHELD", "MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE",

@@ -18,8 +18,8 @@ from kojibot.adapters.irc.receipts import WINDOW
 from kojibot.state.store import Subscription
 from tests.busmessages import FEDORA_BUILD, count_events, fedora_build, until
 from tests.ircuser import IRCUser
+from tests.peers.test_relay_crash import paced_publish
 from tests.statedb import tables
-from tests.test_relay_crash import paced_publish
 
 TAKEOVER_LIMIT = 15.0
 

@@ -20,9 +20,9 @@ from kojibot.cli import _networks
 from kojibot.state.store import OutboxEntry
 from tests.busmessages import until
 from tests.ircuser import IRCUser
+from tests.peers.test_relay import build_change
 from tests.statedb import drained
 from tests.synapse import from_bot, log_lines
-from tests.test_relay import build_change
 
 _names = itertools.count(1)
 

@@ -13,10 +13,10 @@ import pytest_twisted
 from kojibot import config
 from kojibot.adapters.matrix import crypto
 from tests.e2euser import E2EUser, decrypted_answer
+from tests.peers.test_bot_matrix import bot_settings, start_bot
+from tests.peers.test_relay import build_change
 from tests.statedb import drained
 from tests.synapse import log_lines
-from tests.test_bot_matrix import bot_settings, start_bot
-from tests.test_relay import build_change
 
 _names = itertools.count(1)
 

@@ -5,7 +5,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from twisted.internet.testing import MemoryReactorClock
@@ -15,10 +14,11 @@ from kojibot.adapters.irc.network import adapter_from_config
 from kojibot.adapters.irc.options import IRCSettings
 from kojibot.adapters.matrix.rooms import MatrixSettings
 from kojibot.bus.broker import AMQPSettings
+from tests import CHECKOUT, DATA
 
-ROOT = Path(__file__).parent.parent
+ROOT = CHECKOUT
 EXAMPLE = ROOT / "bot.example.ini"
-BAD = Path(__file__).parent / "data" / "bad-configs"
+BAD = DATA / "bad-configs"
 BAD_CONFIGS = sorted(BAD.glob("*.ini"))
 
 

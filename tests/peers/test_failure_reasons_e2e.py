@@ -14,7 +14,14 @@ import txkoji
 from kojibot.wording import failures
 from tests.failshapes import SHAPES
 from tests.ircuser import IRCUser
-from tests.test_alerts_watch_e2e import ask, blocking, delete_queue, from_bot, heard, start_bot
+from tests.peers.test_alerts_watch_e2e import (
+    ask,
+    blocking,
+    delete_queue,
+    from_bot,
+    heard,
+    start_bot,
+)
 
 _runs = itertools.count(1)
 

@@ -17,10 +17,10 @@ import pytest_twisted
 from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet import reactor, task, threads
 
-from tests import ircd
+from tests import CHECKOUT, ircd
 from tests.busmessages import FEDORA_BUILD, fedora_build, lines_from, publish
 from tests.ircuser import IRCUser
-from tests.test_installed_bot import hub_section, irc_section, said
+from tests.peers.test_installed_bot import hub_section, irc_section, said
 
 _names = itertools.count(1)
 NO_HUB = "[koji]\nserver = http://127.0.0.1:9/kojihub\n"  # nothing listens there
@@ -100,7 +100,7 @@ async def test_healthz_follows_the_irc_server_and_the_broker(installed, own_ngir
 
 
 SERIES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
-DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana-dashboard.json"
+DASHBOARD = CHECKOUT / "deploy" / "grafana-dashboard.json"
 
 
 def exposed(text: str) -> set[str]:

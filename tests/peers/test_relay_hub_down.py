@@ -16,7 +16,7 @@ from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.router import Relay
 from kojibot.state.store import Store, Subscription
 from tests.statedb import tables
-from tests.test_messages import proton_json
+from tests.unit.txkoji.test_messages import proton_json
 
 EVENTS = 200
 

@@ -13,8 +13,8 @@ from twisted.internet.task import Clock
 from kojibot.health import problems
 from kojibot.relay.outbox import DIGEST_MAX, OutboxPump
 from kojibot.state.store import OutboxEntry, Store
+from tests.peers.test_relay import Recorder
 from tests.statedb import advance, settled
-from tests.test_relay import Recorder
 
 
 def backlog(store: Store, rows: int, room: str = "#a", start: int = 0):

@@ -9,9 +9,9 @@ import pytest_twisted
 
 from kojibot.adapters.matrix import rooms
 from tests.e2euser import E2EUser, decrypted_answer, public
+from tests.peers.test_bot_matrix import bot_settings, start_bot
+from tests.peers.test_matrix_e2e import adapter, ask, e2e_env, logged  # noqa: F401 - a fixture
 from tests.synapse import sleep
-from tests.test_bot_matrix import bot_settings, start_bot
-from tests.test_matrix_e2e import adapter, ask, e2e_env, logged  # noqa: F401 - a fixture
 
 _names = itertools.count(1)
 

@@ -13,8 +13,8 @@ from twisted.internet import reactor, task
 from kojibot.adapters.irc.network import IRCAdapter, IRCSettings
 from kojibot.chat.message import text
 from kojibot.chat.model import Reply, Target
-from tests import test_irc_adapter
-from tests.test_irc_adapter import (
+from tests.peers import test_irc_adapter
+from tests.peers.test_irc_adapter import (
     Inbox,
     eventually,
     from_bot,

@@ -21,7 +21,7 @@ from tests.builddriver import TaskDriver
 from tests.busmessages import FEDORA_BUILD, FEDORA_TASK, fedora_build, fedora_task, publish
 from tests.chatbots import ask, blocking, start_bot
 from tests.ircuser import IRCUser
-from tests.test_alerts_watch_e2e import delete_queue
+from tests.peers.test_alerts_watch_e2e import delete_queue
 
 GOAL = 5.0  # seconds from the hub's change to the report
 ROUNDS = 2

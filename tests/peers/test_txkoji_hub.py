@@ -1,7 +1,7 @@
 """txkoji against the real Koji hub: calls, rich results, MultiCall, faults and retries.
 
 Expected values are read back from the hub with xmlrpc.client, never hard-coded.
-Transport failures and other server shapes: tests/test_hub_servers.py.
+Transport failures and other server shapes: tests/peers/test_hub_servers.py.
 """
 
 from datetime import timedelta

@@ -23,9 +23,9 @@ from tests import ircd
 from tests.busmessages import FEDORA_BUILD, count_events, fedora_build, lines_from, publish
 from tests.dbproxy import DelayProxy
 from tests.ircuser import IRCUser
+from tests.peers.test_health_e2e import fetch
+from tests.peers.test_installed_bot import hub_section, said
 from tests.statedb import tables
-from tests.test_health_e2e import fetch
-from tests.test_installed_bot import hub_section, said
 
 LOCK_SECONDS = 20.0
 _names = itertools.count(1)
