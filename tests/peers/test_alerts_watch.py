@@ -1,12 +1,11 @@
-"""DM alerts, identity links and watches without a network: the merge and matching rules
-alone, then the relay route, the watcher and the commands over a stand-in hub (a txkoji
+"""DM alerts, identity links and watches on SQLite and PostgreSQL: the relay route, the
+watcher and the commands over a stand-in hub (a txkoji
 Connection whose one I/O method answers from dicts, so MultiCall, rich results and the
 name cache are the real ones). The real hub, broker and IRC run in test_alerts_watch_e2e.py.
 """
 
 import json
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import pytest
 import pytest_twisted
@@ -17,14 +16,14 @@ from kojibot import config
 from kojibot.bot import Bot
 from kojibot.chat.message import from_json
 from kojibot.chat.model import Incoming
-from kojibot.personal.dmalerts import AlertIndex, Alerts
+from kojibot.personal.dmalerts import Alerts
 from kojibot.personal.watcher import Watcher
-from kojibot.personal.watches import PollSchedule, is_done, merge, merge_all
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.outbox import OutboxPump
 from kojibot.relay.router import Relay
-from kojibot.state.store import Alert, Store, WatchRecord
+from kojibot.state.store import Alert, Store
 from tests.busmessages import FEDORA_BUILD, fedora_build
+from tests.recording import RecordingAdapter
 from tests.statedb import advance, settled, tables
 from txkoji.cache import Cache
 from txkoji.states import TaskState
@@ -123,102 +122,6 @@ def plain(row):
     return from_json(row.message).plain()
 
 
-# The merge rule and the schedule, pure ---------------------------------------------------
-
-def tree_watch():
-    watch = WatchRecord("irc", "alice", "alice", "#koji", "task", 10, "task 10 (build bash)")
-    merge_all(watch, [(10, None, OPEN), (11, 10, OPEN), (12, 10, OPEN)])
-    return watch
-
-
-def test_old_or_repeated_news_never_undoes_newer_news():
-    watch = tree_watch()
-    assert merge(watch, 11, 10, CLOSED)
-    assert not merge(watch, 11, 10, OPEN)  # late, out of order
-    assert not merge(watch, 11, 10, CLOSED)  # redelivered
-    assert not merge(watch, 11, 10, FREE)
-    assert watch.states[11] == [10, CLOSED]
-
-
-def test_a_tree_is_done_when_root_and_every_subtask_are_final():
-    watch = tree_watch()
-    merge(watch, 10, None, FAILED)
-    assert not is_done(watch)  # children still open
-    merge(watch, 13, 10, FREE)
-    merge_all(watch, [(11, 10, CLOSED), (12, 10, FAILED)])
-    assert not is_done(watch)
-    merge(watch, 13, 10, CLOSED)
-    assert is_done(watch)
-
-
-def test_build_watch_ends_when_the_build_leaves_building():
-    watch = WatchRecord("irc", "a", "a", None, "build", 7, "build bash-1-1")
-    merge(watch, 7, 70, 0)
-    assert not is_done(watch)
-    merge(watch, 7, 70, 3)
-    assert is_done(watch) and not merge(watch, 7, 70, 0)
-
-
-def test_poll_schedule_is_bounded_per_watch_and_in_total():
-    schedule = PollSchedule(interval=300, batch=100)
-    for ident in range(250):
-        schedule.plan(ident, now=0)
-    assert schedule.due(299) == []
-    assert len(schedule.due(300)) == 100  # at most a batch per round
-    schedule.last_round = 300
-    assert schedule.next_round(300) == 30  # rounds a tenth of the interval apart
-    schedule.drop(5)
-    assert 5 not in schedule.due_at
-
-
-def test_news_of_an_end_brings_a_short_bounded_series_of_prompt_checks():
-    schedule = PollSchedule(interval=300, batch=2)
-    for ident in range(3):
-        schedule.plan(ident, now=0)
-    schedule.last_round = 0
-    schedule.prompt(2, now=10)
-    schedule.prompt(99, now=10)  # not a watch: nothing to check
-    assert schedule.next_round(10) == 0  # no waiting for the gap
-    assert schedule.due(10) == [2]
-    times = []
-    now = 10.0
-    while 2 in schedule.prompt_at:
-        schedule.checked(2, now)
-        if 2 in schedule.prompt_at:
-            now = schedule.prompt_at[2][0]
-            times.append(now - 10)
-    assert times == [0.5, 1.5, 2.5, 4.5, 6.5, 10.5, 18.5]  # then the poll as before
-    assert schedule.next_round(now) == 300 - now
-    schedule.prompt(1, now=400)
-    assert schedule.due(400) == [1, 0]  # prompt checks first, then the overdue
-
-
-def test_alert_index_follows_links_packages_and_events():
-    index = AlertIndex()
-    index.set_person("irc", "al", "alice", [Alert("irc", "al", "owner", "", frozenset({"failed"})),
-                                            Alert("irc", "al", "package", "python-*",
-                                                  frozenset({"complete"}))])
-    index.set_person("irc", "bo", "bob", [Alert("irc", "bo", "owner", "",
-                                                frozenset({"failed", "complete"}))])
-    assert index.match("alice", "bash", "failed") == [("irc", "al")]
-    assert index.match("alice", "bash", "complete") == []
-    assert index.match("bob", "python-six", "complete") == [("irc", "bo"), ("irc", "al")]
-    index.set_person("irc", "al", "carol", [Alert("irc", "al", "owner", "", frozenset({"failed"}))])
-    assert index.match("alice", "bash", "failed") == []
-    assert index.match("carol", "bash", "failed") == [("irc", "al")]
-
-
-def test_not_mine_leaves_out_the_persons_own_builds():
-    index = AlertIndex()
-    index.set_person("irc", "al", "Alice", [Alert("irc", "al", "package", "bash",
-                                                  frozenset({"complete", "not-mine"}))])
-    assert index.match("bob", "bash", "complete") == [("irc", "al")]
-    assert index.match("alice", "bash", "complete") == []
-    index.set_person("irc", "al", None, [Alert("irc", "al", "package", "bash",
-                                               frozenset({"complete", "not-mine"}))])
-    assert index.match("alice", "bash", "complete") == [("irc", "al")]  # no link: not known
-
-
 # DM alerts through the relay -------------------------------------------------------------
 
 @pytest.fixture
@@ -298,17 +201,15 @@ async def test_failed_task_with_a_build_leaves_the_alert_to_the_build(relay_with
 async def test_a_burst_of_alerts_to_one_person_becomes_a_digest_dm(relay_with_alerts):
     store, relay, _ = relay_with_alerts
     await relay.handle([build_event(n, "bash", 1) for n in range(100, 108)])
-    clock, sent = Clock(), []
-    adapter = SimpleNamespace(network="irc", ready=True,
-                              deliver=lambda reply: (sent.append(reply), reply.sent()))
+    clock, adapter = Clock(), RecordingAdapter()
     pump = OutboxPump(store, {"irc": adapter}, coalesce=5, window=10, reactor=clock,
                       clock=clock.seconds)
     pump.pump()
     await settled(store, pump)
     await advance(clock, 10, store, pump)
-    assert [(r.target.name, r.target.direct) for r in sent] == [("alice_", True)] * 6
-    assert sent[-1].message.plain() == ("3 builds completed: bash-1.0-105.fc41, "
-                                        "bash-1.0-106.fc41, bash-1.0-107.fc41")
+    assert [(r.target.name, r.target.direct) for r in adapter.replies] == [("alice_", True)] * 6
+    assert adapter.said[-1] == ("3 builds completed: bash-1.0-105.fc41, "
+                                "bash-1.0-106.fc41, bash-1.0-107.fc41")
 
 
 # Watches: bus events, the poll, a restart ------------------------------------------------

@@ -35,6 +35,7 @@ from tests.kojihub.network import (
     Silent,
     listening,
 )
+from tests.recording import RecordingAdapter
 from txkoji.transport import RELEARN_AFTER
 
 # Idle gaps per shape: around and beyond the server's keep-alive timeout, where a kept
@@ -492,20 +493,6 @@ async def test_no_factory_chatter_in_the_log(apache_hub, wsgiref_hub, kojihub):
 
 
 # -- the bot through these servers ---------------------------------------------------------
-
-
-class RecordingAdapter:
-    """A chat network that only records what the bot says."""
-
-    network = "irc"
-    ready = True
-
-    def __init__(self) -> None:
-        self.said: list[str] = []
-
-    def deliver(self, reply) -> None:
-        self.said.append(reply.message.plain())
-        reply.sent()
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import pytest_twisted
-
 from tests.installed import ROOT
+from tests.unit.kojibot.test_loader import readme_block
 
 PACKAGES = {"txkoji": "txkoji", "kojibot": "kojibot", "plugins": "kojibot/plugins"}
 NOT_SOURCE = re.compile(r"(^|/)(\.git|__pycache__|build|dist|[^/]*\.egg-info|\.pytest_cache|"
@@ -68,13 +67,6 @@ def test_the_installed_command_and_module_run_from_the_venv_alone(installed, tmp
     assert as_module.stdout == version.stdout
 
 
-def readme_block(after_heading: str, page: str = "README.md") -> str:
-    """The first fenced block after a heading of the README (or of another page)."""
-    text = (ROOT / page).read_text()
-    section = text[text.index(after_heading):]
-    return re.search(r"```(\w*)\n(.*?)```", section, re.S).group(2)
-
-
 def test_the_readme_run_command_installs_and_runs_the_bot(tmp_path):
     """The command exactly as written, in a copy of the tree, with a HOME of its own."""
     command = readme_block("## Run the bot").strip()
@@ -91,14 +83,3 @@ def test_the_readme_run_command_installs_and_runs_the_bot(tmp_path):
     assert (home / ".local" / "share" / "kojibot" / "state.sqlite3").is_file()
 
 
-@pytest_twisted.ensureDeferred
-async def test_the_documented_example_plugin_loads_from_its_file_and_answers(tmp_path):
-    from kojibot.chat.render import plain
-    from kojibot.loader import load_plugins
-
-    path = tmp_path / "greet.py"
-    path.write_text(readme_block("# Writing plugins", "docs/plugins.md"))
-    registry = load_plugins(["help", str(path)])
-    command = registry.get("hello")
-    assert command.usage("!") == "!hello NAME"
-    assert plain(await command.handler(None, *command.parse(["Ada"]))) == "Hello, Ada!"

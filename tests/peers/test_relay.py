@@ -1,5 +1,5 @@
-"""Relay and outbox without a broker or chat server: deliveries are made here, the
-adapter is a recorder standing in for IRC/Matrix (those run for real in test_relay_e2e.py)."""
+"""Relay and outbox on SQLite and PostgreSQL without a broker or chat server: deliveries are
+made here, the adapter is tests/recording.py's (IRC/Matrix run for real in test_relay_e2e.py)."""
 
 import json
 from types import SimpleNamespace
@@ -11,11 +11,12 @@ from kojibot.bus.consumer import Delivery
 from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.outbox import AFTER_WRITTEN, OutboxPump
 from kojibot.relay.router import Relay
-from kojibot.state.store import Store, Subscription
-from kojibot.upkeep import Upkeep
-from kojibot.wording.eventnames import DEFAULT_EVENTS, EVENTS
+from kojibot.state.store import Store
+from kojibot.wording.eventnames import EVENTS
 from tests.busmessages import FEDORA_BUILD, fedora_build
+from tests.recording import RecordingAdapter
 from tests.statedb import advance, settled, tables
+from tests.unit.kojibot.relay.test_matching import sub
 
 WEB = "https://koji.example.test/koji"
 
@@ -25,52 +26,15 @@ def build_change(build_id, name, new, old=0, owner="alice"):
                     build_id, False, message_id=f"m-{build_id}-{new}")
 
 
-class Recorder:
-    """Stands in for a chat adapter: records replies, 'writes' them when told to."""
-
-    network = "irc"
-
-    def __init__(self, ready=True, auto=True):
-        self.upkeep = Upkeep()
-        self._ready = ready
-        self.auto = auto
-        self.replies = []
-
-    @property
-    def ready(self):
-        return self._ready
-
-    @ready.setter
-    def ready(self, now):
-        self._ready = now
-        if now:
-            self.upkeep.fire()
-
-    def when_ready(self):
-        return self.upkeep.wait(self._ready)
-
-    def deliver(self, reply):
-        self.replies.append(reply)
-        if self.auto:
-            reply.sent()
-
-    def lines(self):
-        return [(r.target.name, r.message.plain()) for r in self.replies]
-
-
 def setup(subs, state):
     seeding = tables(state)
-    for sub in subs:
-        seeding.subscribe(sub)
+    for each in subs:
+        seeding.subscribe(each)
     seeding.db.close()
     store = Store(state)
     index = SubscriptionIndex(store.at_open.subscriptions)
     koji = SimpleNamespace(weburl=WEB)
     return store, Relay(store, index, koji)
-
-
-def sub(room, kind, pattern, events=DEFAULT_EVENTS):
-    return Subscription("irc", room, kind, pattern, frozenset(events))
 
 
 @pytest_twisted.ensureDeferred
@@ -123,14 +87,6 @@ async def test_subscriptions_survive_a_restart(state):
     assert [s.room for s in index.match("package", "python-six", "failed")] == ["#a"]
 
 
-def test_index_matching_does_not_scan_all_subscriptions():
-    index = SubscriptionIndex([sub(f"#{n}", "package", f"pkg{n}") for n in range(10000)] +
-                              [sub(f"#g{n}", "package", f"lib{n}-*") for n in range(1000)])
-    assert [s.room for s in index.match("package", "pkg4242", "complete")] == ["#4242"]
-    assert [s.room for s in index.match("package", "lib7-devel", "failed")] == ["#g7"]
-    assert index.match("package", "other", "complete") == []
-
-
 def pump_for(store, adapter, clock):
     return OutboxPump(store, {"irc": adapter}, coalesce=5, window=10, reactor=clock,
                       clock=clock.seconds)
@@ -140,7 +96,7 @@ def pump_for(store, adapter, clock):
 async def test_burst_becomes_five_lines_and_one_digest(state):
     store, relay = setup([sub("#a", "package", "bash")], state)
     await relay.handle([build_change(n, "bash", 1) for n in range(1, 13)])
-    clock, adapter = Clock(), Recorder()
+    clock, adapter = Clock(), RecordingAdapter()
     pump = pump_for(store, adapter, clock)
     pump.pump()
     await settled(store, pump)
@@ -156,7 +112,7 @@ async def test_burst_becomes_five_lines_and_one_digest(state):
 async def test_rows_wait_for_the_network_and_stay_until_written(state):
     store, relay = setup([sub("#a", "package", "bash")], state)
     await relay.handle([build_change(1, "bash", 1), build_change(2, "bash", 3)])
-    clock, adapter = Clock(), Recorder(ready=False, auto=False)
+    clock, adapter = Clock(), RecordingAdapter(ready=False, auto=False)
     pump = pump_for(store, adapter, clock)
     pump.pump()
     await settled(store, pump)
@@ -178,7 +134,7 @@ async def test_rows_wait_for_the_network_and_stay_until_written(state):
 async def test_rows_beyond_the_in_flight_limit_wait_without_becoming_a_digest(state):
     store, relay = setup([sub("#a", "package", "bash")], state)
     await relay.handle([build_change(n, "bash", 1) for n in range(1, 61)])
-    clock, adapter = Clock(), Recorder(auto=False)
+    clock, adapter = Clock(), RecordingAdapter(auto=False)
     pump = OutboxPump(store, {"irc": adapter}, coalesce=1000, window=10, reactor=clock,
                       clock=clock.seconds)
     pump.pump()
@@ -230,26 +186,3 @@ async def test_package_list_changes_reach_packages_subscriptions(state):
                      f"{WEB}/packageinfo?packageID=python-six"]
 
 
-def test_a_build_that_took_no_time_does_not_say_so():
-    from kojibot.wording.describe import build_event_line
-    from txkoji.build import Build
-
-    empty = Build(name="e", version="1", release="1", nvr="e-1-1", start_ts=100.0,
-                  completion_ts=100.0)
-    assert build_event_line(empty, "COMPLETE", None, "alice", None).plain() == \
-        "e-1-1 COMPLETE by alice"
-    deleted = Build(empty, completion_ts=400.0)
-    assert build_event_line(deleted, "DELETED", "COMPLETE", None, None).plain() == \
-        "e-1-1 DELETED (was COMPLETE)"
-    assert build_event_line(deleted, "COMPLETE", None, None, None).plain() == \
-        "e-1-1 COMPLETE, took 5m 00s"
-
-
-def test_the_index_knows_which_event_words_anyone_wants():
-    index = SubscriptionIndex([sub("#a", "package", "bash", {"broken", "failed"}),
-                               sub("#b", "package", "py-*", {"broken"})])
-    assert index.wants("broken") and index.wants("failed") and not index.wants("fixed")
-    index.add(sub("#a", "package", "bash", {"complete"}))  # replaces #a's events
-    assert index.wants("broken") and not index.wants("failed")
-    index.remove(sub("#b", "package", "py-*"))
-    assert not index.wants("broken") and index.wants("complete")

@@ -13,7 +13,7 @@ from twisted.internet.task import Clock
 from kojibot.health import problems
 from kojibot.relay.outbox import DIGEST_MAX, OutboxPump
 from kojibot.state.store import OutboxEntry, Store
-from tests.peers.test_relay import Recorder
+from tests.recording import RecordingAdapter
 from tests.statedb import advance, settled
 
 
@@ -28,7 +28,7 @@ def backlog(store: Store, rows: int, room: str = "#a", start: int = 0):
 async def test_a_backlog_larger_than_a_digest_drains_in_capped_digests(tmp_path):
     store = Store(str(tmp_path / "s.sqlite3"), clock=lambda: 0.0)
     await backlog(store, 2 * DIGEST_MAX + 10)
-    clock, adapter = Clock(), Recorder()
+    clock, adapter = Clock(), RecordingAdapter()
     pump = OutboxPump(store, {"irc": adapter}, coalesce=5, window=10, reactor=clock,
                       clock=clock.seconds)
     pump.pump()
@@ -47,7 +47,7 @@ async def test_a_backlog_larger_than_a_digest_drains_in_capped_digests(tmp_path)
 async def test_problems_name_what_is_down_and_an_outbox_that_does_not_move(tmp_path):
     store = Store(str(tmp_path / "s.sqlite3"), clock=lambda: 0.0)
     clock = Clock()
-    irc, matrix = Recorder(auto=False), Recorder(ready=False)
+    irc, matrix = RecordingAdapter(auto=False), RecordingAdapter(ready=False)
     adapters = {"irc": irc, "matrix": matrix}
     pump = OutboxPump(store, adapters, reactor=clock, clock=clock.seconds)
     consumer = SimpleNamespace(consuming=False, broker="amqp://127.0.0.1:5672/%2F")

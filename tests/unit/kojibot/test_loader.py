@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 
 import pytest
+import pytest_twisted
 
 from kojibot import config
+from kojibot.chat.render import plain
 from kojibot.loader import PluginError, load_plugins
+from tests import CHECKOUT
 
 PLUGIN = '''
 from kojibot.chat.commands import command
@@ -89,3 +93,20 @@ def test_a_command_declared_twice_names_the_plugin(tmp_path):
     path.write_text(PLUGIN.format(name="task"))
     with pytest.raises(PluginError, match=r"'.*again.py': command 'task' is declared twice"):
         load_plugins(["task", str(path)])
+
+
+def readme_block(after_heading: str, page: str = "README.md") -> str:
+    """The first fenced block after a heading of the README (or of another page)."""
+    text = (CHECKOUT / page).read_text()
+    section = text[text.index(after_heading):]
+    return re.search(r"```(\w*)\n(.*?)```", section, re.S).group(2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_documented_example_plugin_loads_from_its_file_and_answers(tmp_path):
+    path = tmp_path / "greet.py"
+    path.write_text(readme_block("# Writing plugins", "docs/plugins.md"))
+    registry = load_plugins(["help", str(path)])
+    command = registry.get("hello")
+    assert command.usage("!") == "!hello NAME"
+    assert plain(await command.handler(None, *command.parse(["Ada"]))) == "Hello, Ada!"

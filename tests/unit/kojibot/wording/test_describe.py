@@ -3,7 +3,7 @@ for one IRC line."""
 
 from datetime import UTC, datetime, timedelta
 
-from kojibot.wording.describe import build_line, task_line
+from kojibot.wording.describe import build_event_line, build_line, task_line
 from txkoji.build import Build
 from txkoji.task import Task
 
@@ -50,3 +50,15 @@ def test_a_build_line_puts_its_times_after_the_owner():
     assert build_line(build, ["f41"], None, NOW).plain() == (
         "Build bash-5.2-1.fc41 COMPLETE by alice in 41m 00s, ended 2026-03-14 09:41 UTC, "
         "task 77, tags: f41")
+
+
+def test_a_build_that_took_no_time_does_not_say_so():
+    empty = Build(name="e", version="1", release="1", nvr="e-1-1", start_ts=100.0,
+                  completion_ts=100.0)
+    assert build_event_line(empty, "COMPLETE", None, "alice", None).plain() == \
+        "e-1-1 COMPLETE by alice"
+    deleted = Build(empty, completion_ts=400.0)
+    assert build_event_line(deleted, "DELETED", "COMPLETE", None, None).plain() == \
+        "e-1-1 DELETED (was COMPLETE)"
+    assert build_event_line(deleted, "COMPLETE", None, None, None).plain() == \
+        "e-1-1 COMPLETE, took 5m 00s"
