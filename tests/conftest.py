@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.logs import log_lines
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 _here = [entry for entry in sys.path if entry in ("", ".", str(CHECKOUT))]
 sys.path[:] = [entry for entry in sys.path if entry not in _here] + _here
@@ -24,3 +26,10 @@ def pytest_sessionstart(session):
         raise pytest.UsageError(
             "kojibot is not installed (only this checkout's source tree was found): "
             "run python3 -m pip install '.[test]' (or tests/install-deps) first")
+
+
+@pytest.fixture
+def logged():
+    """What is logged during the test, as formatted lines."""
+    with log_lines() as lines:
+        yield lines

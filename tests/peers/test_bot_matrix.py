@@ -7,7 +7,6 @@ so the last test has IRC (ngircd) and Matrix answering in one process.
 import itertools
 from types import SimpleNamespace
 
-import pytest
 import pytest_twisted
 from twisted.internet import reactor
 
@@ -22,7 +21,7 @@ from tests.busmessages import until
 from tests.ircuser import IRCUser
 from tests.peers.test_relay import build_change
 from tests.statedb import drained
-from tests.synapse import from_bot, log_lines
+from tests.synapse import from_bot
 
 _names = itertools.count(1)
 
@@ -59,12 +58,6 @@ async def matrix(kojihub, synapse, tmp_path):
     await alice.wait_member(env.room, env.me)
     yield env
     await env.bot.stopService()
-
-
-@pytest.fixture
-def logged():
-    with log_lines() as lines:
-        yield lines
 
 
 def answer_to(bot_id, event_id):

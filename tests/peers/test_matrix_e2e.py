@@ -16,7 +16,6 @@ from tests.e2euser import E2EUser, decrypted_answer
 from tests.peers.test_bot_matrix import bot_settings, start_bot
 from tests.peers.test_relay import build_change
 from tests.statedb import drained
-from tests.synapse import log_lines
 
 _names = itertools.count(1)
 
@@ -30,12 +29,6 @@ async def e2e_env(kojihub, synapse, tmp_path, extra=""):
     alice = await E2EUser.login(synapse.url, person, tmp_path / "alice", "laptop")
     return SimpleNamespace(bot=bot, settings=settings, alice=alice, person=person,
                            me=account["user_id"], n=n, state=tmp_path / "bot")
-
-
-@pytest.fixture
-def logged():
-    with log_lines() as lines:
-        yield lines
 
 
 def adapter(env):

@@ -22,17 +22,10 @@ from tests.chatbots import blocking
 from tests.elementperson import ElementPerson, ElementUnavailable, install_dir, node
 from tests.peers.test_alerts_watch_e2e import delete_queue
 from tests.peers.test_bot_matrix import start_bot
-from tests.synapse import log_lines
 
 _names = itertools.count(1)
 WITHHELD = ("MEGOLM_KEY_WITHHELD", "MEGOLM_KEY_WITHHELD_FOR_UNVERIFIED_DEVICE",
             "MEGOLM_UNKNOWN_INBOUND_SESSION_ID")
-
-
-@pytest.fixture
-def logged():
-    with log_lines() as lines:
-        yield lines
 
 
 @pytest_twisted.async_yield_fixture

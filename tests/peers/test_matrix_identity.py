@@ -32,15 +32,9 @@ from kojibot.adapters.matrix.identities import Identities
 from tests.busmessages import until
 from tests.e2euser import E2EUser, public
 from tests.peers.test_matrix_adapter import Echo
-from tests.synapse import MatrixUser, log_lines, sleep
+from tests.synapse import MatrixUser, sleep
 
 SPEC_SEED = "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1"  # the spec's signing-JSON example
-
-
-@pytest.fixture
-def logged():
-    with log_lines() as lines:
-        yield lines
 
 
 def unb64(text):

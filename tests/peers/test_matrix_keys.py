@@ -10,7 +10,7 @@ import pytest_twisted
 from kojibot.adapters.matrix import rooms
 from tests.e2euser import E2EUser, decrypted_answer, public
 from tests.peers.test_bot_matrix import bot_settings, start_bot
-from tests.peers.test_matrix_e2e import adapter, ask, e2e_env, logged  # noqa: F401 - a fixture
+from tests.peers.test_matrix_e2e import adapter, ask, e2e_env
 from tests.synapse import sleep
 
 _names = itertools.count(1)
@@ -24,7 +24,7 @@ def bot_said(me, body_start):
 
 @pytest_twisted.ensureDeferred
 async def test_an_undecryptable_command_gets_a_notice_a_key_request_and_later_its_answer(
-        kojihub, synapse, tmp_path, logged):  # noqa: F811
+        kojihub, synapse, tmp_path, logged):
     env = await e2e_env(kojihub, synapse, tmp_path)
     alice, me = env.alice, env.me
     try:
@@ -70,7 +70,7 @@ async def test_an_undecryptable_command_gets_a_notice_a_key_request_and_later_it
 
 @pytest_twisted.ensureDeferred
 async def test_a_new_device_of_the_asker_gets_the_key_of_an_answer_it_missed(
-        kojihub, synapse, tmp_path, logged):  # noqa: F811
+        kojihub, synapse, tmp_path, logged):
     env = await e2e_env(kojihub, synapse, tmp_path)
     alice, me = env.alice, env.me
     phone = None
@@ -104,7 +104,7 @@ def spaced(key: str) -> str:
 
 @pytest_twisted.ensureDeferred
 async def test_verified_answers_only_the_devices_of_listed_identities(
-        kojihub, synapse, tmp_path, logged):  # noqa: F811
+        kojihub, synapse, tmp_path, logged):
     n = next(_names)
     account, person = synapse.register(f"vbot-{n}"), synapse.register(f"vpackager-{n}")
     other = synapse.register(f"vother-{n}")
