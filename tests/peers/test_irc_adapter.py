@@ -8,18 +8,15 @@ send. Scripted users (tests/ircuser.py) talk to the bot through the real server.
 from __future__ import annotations
 
 import itertools
-import re
 import time
 
 import pytest
 import pytest_twisted
-from hypothesis import given
-from hypothesis import strategies as st
 from twisted.internet import reactor, task
 from twisted.logger import formatEvent, globalLogPublisher
 
-from kojibot.adapters.irc.lines import LINE_LIMIT, split_text
-from kojibot.adapters.irc.network import IRCAdapter, IRCSettings, adapter_from_config
+from kojibot.adapters.irc.lines import LINE_LIMIT
+from kojibot.adapters.irc.network import IRCAdapter, IRCSettings
 from kojibot.chat.message import bold, state, text
 from kojibot.chat.model import Incoming, Reply, Target
 from kojibot.chat.render import strip_irc_formatting
@@ -366,42 +363,5 @@ async def test_tls_with_an_unknown_ca_is_refused_with_one_clear_line(ngircd, cle
 
 
 # -- pure parts ---------------------------------------------------------------------------------
-@given(st.text(st.characters(blacklist_categories=("Cs",)), max_size=600),
-       st.integers(4, 120))
-def test_split_text_keeps_every_character_within_the_byte_limit(body, limit):
-    pieces = split_text(body, limit)
-    assert all(0 < len(piece.encode()) <= limit for piece in pieces)
-    assert "".join(pieces).replace(" ", "") == body.replace(" ", "")
 
 
-@pytest.mark.parametrize("limit", range(6, 30))  # 6: the longest colour code
-def test_split_text_never_cuts_a_colour_code(limit):
-    """A cut inside ``\\x0304,12`` would show "4,12" as text on the next line."""
-    pieces = split_text("\x0304,12red\x03 \x0303green\x03" * 20, limit)
-    assert all(re.fullmatch(r"[a-z ]*", strip_irc_formatting(p)) for p in pieces)
-
-
-def test_bad_settings_are_refused_with_every_reason():
-    with pytest.raises(ValueError) as error:
-        IRCSettings(host="", port=70000, nick="9lives", channels=("koji", "#ok"), burst=0)
-    assert str(error.value) == (
-        "[irc] host is empty; port 70000 is not a TCP port; nick '9lives' is not a valid IRC "
-        "nick; line_rate must be positive and burst at least 1; channel 'koji' is not a "
-        "channel name")
-
-
-def test_the_config_irc_section_makes_an_adapter():
-    from kojibot import config
-
-    section = config.parse("[irc]\nhost = irc.example.org\nchannels = #koji, #fedora-releng\n"
-                           "sasl_username = kb\nsasl_password = pw\nline_rate = 0.5\n").irc
-    adapter = adapter_from_config(section, print)  # not started: no connection
-    assert adapter.network == "irc" and not adapter.running
-    assert adapter.settings == IRCSettings(
-        host="irc.example.org", port=6697, nick=section.nick,
-        channels=("#koji", "#fedora-releng"), sasl_username="kb", sasl_password="pw", line_rate=0.5)
-
-
-def test_settings_never_show_passwords():
-    settings = IRCSettings(host="irc.example.org", password="s3rver", sasl_password="s4sl")
-    assert "s3rver" not in repr(settings) and "s4sl" not in repr(settings)

@@ -9,8 +9,7 @@ import time
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor, task
-from twisted.logger import formatEvent, globalLogPublisher
+from twisted.internet import defer, reactor
 
 from kojibot.adapters.irc.network import IRCAdapter, IRCSettings
 from kojibot.chat.message import text
@@ -19,18 +18,13 @@ from kojibot.state.lease import Lease
 from kojibot.state.store import LeaseLost, OutboxEntry, Store
 from tests.busmessages import until
 from tests.ircuser import IRCUser
-
-SECONDS = 2.0  # the shortest lease there is
+from tests.unit.kojibot.state.test_lease import SECONDS, sleep
 
 
 def lease(postgresql, losses: list[str] | None = None) -> Lease:
     """A lease on the test database; each time it steps down, "lost" goes to *losses*."""
     record = losses if losses is not None else []
     return Lease(postgresql.url, seconds=SECONDS, on_lost=lambda: record.append("lost"))
-
-
-def sleep(seconds: float) -> defer.Deferred:
-    return task.deferLater(reactor, seconds, lambda: None)
 
 
 @pytest_twisted.ensureDeferred
@@ -102,29 +96,6 @@ async def test_store_writes_of_a_lead_that_lost_its_term_are_refused(postgresql)
     assert await store.pending() == []
     new.release()
     store.close()
-
-
-@pytest_twisted.ensureDeferred
-async def test_a_standby_waits_out_an_unreachable_database_saying_why_once():
-    said: list[str] = []
-
-    def observe(event):
-        if event.get("log_namespace") == "kojibot.lease":
-            said.append(formatEvent(event))
-    globalLogPublisher.addObserver(observe)
-    standby = Lease("postgresql://postgres@127.0.0.1:1/kojibot", seconds=SECONDS)
-    waiting = defer.ensureDeferred(standby.acquire())
-    try:
-        await sleep(3.5)
-        assert not waiting.called
-    finally:
-        waiting.cancel()
-        globalLogPublisher.removeObserver(observe)
-    waiting.addErrback(lambda failure: failure.trap(defer.CancelledError))
-    assert said == [
-        "waiting for the lead on the state database (standby)",
-        'cannot reach the state database: connection failed: connection to server at '
-        '"127.0.0.1", port 1 failed: Connection refused; retrying']
 
 
 @pytest_twisted.ensureDeferred

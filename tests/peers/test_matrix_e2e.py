@@ -7,10 +7,8 @@ import json
 import stat
 from types import SimpleNamespace
 
-import pytest
 import pytest_twisted
 
-from kojibot import config
 from kojibot.adapters.matrix import crypto
 from tests.e2euser import E2EUser, decrypted_answer
 from tests.peers.test_bot_matrix import bot_settings, start_bot
@@ -148,14 +146,6 @@ async def test_threads_mentions_and_inert_koji_text(kojihub, synapse, tmp_path):
     finally:
         await alice.close()
         await env.bot.stopService()
-
-
-def test_a_bad_encryption_policy_is_one_line():
-    with pytest.raises(config.ConfigError) as info:
-        config.parse("[matrix]\nhomeserver = http://127.0.0.1:1\nuser_id = @x:localhost\n"
-                     "password = p\nencryption = maybe\n")
-    assert info.value.problems == [
-        "matrix.encryption: bad value 'maybe': expected one of tofu, verified, refuse"]
 
 
 @pytest_twisted.ensureDeferred

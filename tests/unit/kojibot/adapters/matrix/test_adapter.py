@@ -204,3 +204,9 @@ async def test_send_queue_waits_out_rate_limits_in_order():
     assert sent == ["a", "x", "b", "c", "d"] and len(queues) == 0
 
 
+def test_a_bad_encryption_policy_is_one_line():
+    with pytest.raises(config.ConfigError) as info:
+        config.parse("[matrix]\nhomeserver = http://127.0.0.1:1\nuser_id = @x:localhost\n"
+                     "password = p\nencryption = maybe\n")
+    assert info.value.problems == [
+        "matrix.encryption: bad value 'maybe': expected one of tofu, verified, refuse"]
