@@ -12,16 +12,9 @@ from twisted.internet.task import Clock
 
 from kojibot.health import problems
 from kojibot.relay.outbox import DIGEST_MAX, OutboxPump
-from kojibot.state.store import OutboxEntry, Store
+from kojibot.state.store import Store
 from tests.recording import RecordingAdapter
-from tests.statedb import advance, settled
-
-
-def backlog(store: Store, rows: int, room: str = "#a", start: int = 0):
-    return store.record_events([(f"k{n}", [OutboxEntry("irc", room, False,
-                                                f"builds completed\tpkg{n}-1-1",
-                                                [f"pkg{n}-1-1 COMPLETE"])])
-                         for n in range(start, start + rows)])
+from tests.statedb import advance, backlog, settled
 
 
 @pytest_twisted.ensureDeferred
