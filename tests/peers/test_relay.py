@@ -2,7 +2,6 @@
 made here, the adapter is tests/recording.py's (IRC/Matrix run for real in test_relay_e2e.py)."""
 
 import json
-from types import SimpleNamespace
 
 import pytest_twisted
 from twisted.internet.task import Clock
@@ -17,6 +16,7 @@ from tests.busmessages import FEDORA_BUILD, fedora_build
 from tests.recording import RecordingAdapter
 from tests.statedb import advance, settled, tables
 from tests.unit.kojibot.relay.test_matching import sub
+from txkoji.testing import HubDouble
 
 WEB = "https://koji.example.test/koji"
 
@@ -33,7 +33,7 @@ def setup(subs, state):
     seeding.db.close()
     store = Store(state)
     index = SubscriptionIndex(store.at_open.subscriptions)
-    koji = SimpleNamespace(weburl=WEB)
+    koji = HubDouble().connection(weburl=WEB)  # events name their owners: no call is made
     return store, Relay(store, index, koji)
 
 

@@ -9,13 +9,7 @@ from txkoji.build import Build
 from txkoji.estimates import mean_duration, wait_for_room
 from txkoji.rpc import encode_call
 from txkoji.task import Task, package_from_src
-
-
-class FakeConnection:
-    """Only carries a weburl: these tests exercise pure properties."""
-
-    weburl = "https://koji.example.test/koji"
-
+from txkoji.testing import HubDouble
 
 SRPM = "tasks/1/2/bash-5.2.26-3.fc41.src.rpm"
 SCM = "git+https://src.example.test/rpms/bash.git#0123abcd"
@@ -73,7 +67,7 @@ def test_build_properties_and_url():
     build = Build.from_info({"id": 12, "name": "bash", "version": "5.2", "release": "1",
                              "state": 3, "start_ts": 100.0, "completion_ts": 160.0,
                              "task_id": None, "extra": {"container_koji_task_id": "77"}},
-                            FakeConnection())
+                            HubDouble().connection(weburl="https://koji.example.test/koji"))
     assert build.nvr == "bash-5.2-1" and build.state_name == "FAILED"
     assert build.duration == timedelta(seconds=60) and build.task_id == 77
     assert build.url == "https://koji.example.test/koji/buildinfo?buildID=12"
