@@ -533,7 +533,7 @@ async def test_bot_task_eta_and_watch(request, shape, bots, kojihub):
     raw = proxy.getTaskInfo(task_id, True)
     owner = proxy.getUser(raw["owner"])["name"]
     line = await say(bot, f"!task {task_id}")
-    assert line.startswith(f"Task {task_id} build ") and f" CLOSED by {owner}," in line
+    assert line.startswith(f"Task {task_id} build ") and f" CLOSED by {owner} in " in line
     assert "2/2 buildArch closed" in line
     assert line.endswith(f"{kojihub.weburl}/taskinfo?taskID={task_id}")
 
