@@ -3,7 +3,7 @@ IRC channel, is SIGKILLed with lines on their way, and is started again; each ru
 events lost and the lines shown twice. Cells: {ngircd (receipts by PING/PONG; it reads a
 flooding client slowly), inspircd (echo-message; fakelag)} x {line_rate = 1000, default
 pacing} x {SQLite, PostgreSQL}. The run itself is tests/killrun.py, as the suite's
-tests/test_relay_crash.py runs it once per cell.
+tests/peers/test_relay_crash.py runs it once per cell.
 
     python3 -m bench.killnine            # three runs per cell (about ten minutes)
     python3 -m bench.killnine --quick    # one run of each server's fast cell on SQLite

@@ -10,7 +10,7 @@ same seeded database (so the fixture's `facts` hold for them) through other serv
 
 Each server runs under its own directory with its own ports on 127.0.0.1, and `stop()`
 ends it by its pid. A missing program raises ShapeUnavailable with one line saying what.
-The fixtures at the end are registered by tests/conftest.py.
+The fixtures at the end are registered by tests/peers/conftest.py.
 """
 
 from __future__ import annotations
@@ -366,7 +366,7 @@ http {{
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-# -- fixtures (registered by tests/conftest.py) ------------------------------------------
+# -- fixtures (registered by tests/peers/conftest.py) ------------------------------------------
 
 
 @pytest.fixture(scope="session")

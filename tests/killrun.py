@@ -1,6 +1,6 @@
 """One ``kill -9`` run: the installed kojibot relays bus events to a real IRC channel, is
 SIGKILLed while lines are on their way, and is started again. Which events reached the
-channel, and how many twice? Used by tests/test_relay_crash.py and bench/killnine.py.
+channel, and how many twice? Used by tests/peers/test_relay_crash.py and bench/killnine.py.
 
     result = await kill_run(installed, rabbitmq.url, port, state, workdir, events=200,
                             line_rate=1000)

@@ -7,6 +7,7 @@ from twisted.internet import reactor, task
 
 from kojibot.state.backends import connect
 from kojibot.state.migrations import migrate
+from kojibot.state.records import OutboxEntry
 from kojibot.state.tables import Tables
 
 
@@ -44,3 +45,12 @@ async def drained(store, timeout: float) -> None:
     while await store.pending():
         assert reactor.seconds() < deadline, f"lines still queued after {timeout} s"
         await task.deferLater(reactor, 0.25, lambda: None)
+
+
+def backlog(store, rows: int, room: str = "#a", start: int = 0, direct: bool = False):
+    """Queue *rows* "builds completed" lines for *room*, one event each (pkgN-1-1 from
+    *start* on), as the relay queues them."""
+    return store.record_events([(f"k{n}", [OutboxEntry("irc", room, direct,
+                                                        f"builds completed\tpkg{n}-1-1",
+                                                        [f"pkg{n}-1-1 COMPLETE"])])
+                                for n in range(start, start + rows)])

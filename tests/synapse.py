@@ -29,13 +29,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 
 import treq
 from twisted.internet import reactor, task
-from twisted.logger import formatEvent, globalLogPublisher
 
 from tests.ircd import free_port
 from tests.kojihub.sdist import cache_dir
@@ -362,21 +360,6 @@ def from_bot(bot_id: str, msgtype: str = "m.notice"):
     """A matcher for the bot's messages (``m.notice`` by default)."""
     return lambda event: (event["sender"] == bot_id and event["type"] == "m.room.message"
                           and event["content"].get("msgtype") == msgtype)
-
-
-@contextmanager
-def log_lines():
-    """What is logged meanwhile, as formatted lines."""
-    lines: list[str] = []
-
-    def observe(event):
-        lines.append(formatEvent(event) or "")
-
-    globalLogPublisher.addObserver(observe)
-    try:
-        yield lines
-    finally:
-        globalLogPublisher.removeObserver(observe)
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ import pytest_twisted
 from tests.busmessages import FEDORA_BUILD, fedora_build, publish
 from tests.chatbots import ask, blocking, from_bot, heard, start_bot
 from tests.ircuser import IRCUser
-from tests.test_alerts_watch_e2e import delete_queue
+from tests.peers.test_alerts_watch_e2e import delete_queue
 
 _names = itertools.count(1)
 _builds = itertools.count(980000)

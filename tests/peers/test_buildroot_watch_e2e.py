@@ -21,7 +21,7 @@ from tests.builddriver import BuildDriver, TaskDriver
 from tests.busmessages import FEDORA_BUILD, fedora_build, publish
 from tests.chatbots import ask, blocking, from_bot, start_bot
 from tests.ircuser import IRCUser
-from tests.test_alerts_watch_e2e import delete_queue
+from tests.peers.test_alerts_watch_e2e import delete_queue
 
 GOAL = 5.0  # seconds from repoDone to the report
 FORMATS = {"protonmsg": "koji.#", "fedora": "org.fedoraproject.*.buildsys.#"}

@@ -10,8 +10,8 @@ import ssl
 import pytest_twisted
 from twisted.internet import reactor, task
 
-from tests import test_irc_adapter
-from tests.test_irc_adapter import eventually, from_bot, reply, start_bot, unique, user
+from tests.peers import test_irc_adapter
+from tests.peers.test_irc_adapter import eventually, from_bot, reply, start_bot, unique, user
 
 cleanup, log_lines = test_irc_adapter.cleanup, test_irc_adapter.log_lines  # the fixtures
 

@@ -19,8 +19,8 @@ from kojibot.chat.render import strip_irc_formatting
 from tests.busmessages import FEDORA_BUILD, fedora_build, until
 from tests.elementperson import ElementPerson, ElementUnavailable
 from tests.ircuser import IRCUser
+from tests.peers.test_bot_matrix import answer_to, bot_settings, start_bot
 from tests.statedb import drained
-from tests.test_bot_matrix import answer_to, bot_settings, start_bot
 
 _names = itertools.count(1)
 BUILDING, COMPLETE, FAILED = 0, 1, 3

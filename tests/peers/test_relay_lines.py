@@ -6,8 +6,9 @@ import pytest_twisted
 from twisted.internet.task import Clock
 
 from kojibot.state.store import Store
+from tests.peers.test_relay import build_change, pump_for, setup, sub
+from tests.recording import RecordingAdapter
 from tests.statedb import advance, settled
-from tests.test_relay import Recorder, build_change, pump_for, setup, sub
 
 
 @pytest_twisted.ensureDeferred
@@ -27,7 +28,7 @@ async def test_a_builds_rows_name_its_line_unless_the_room_wants_lines(state):
 async def test_the_outbox_hands_a_line_whose_first_message_is_remembered(state):
     store, relay = setup([sub("#a", "package", "bash", {"started", "complete"})], state)
     await relay.handle([build_change(7, "bash", 0, old=None), build_change(7, "bash", 1)])
-    clock, adapter = Clock(), Recorder(auto=False)
+    clock, adapter = Clock(), RecordingAdapter(auto=False)
     pump = pump_for(store, adapter, clock)
     pump.pump()
     await settled(store, pump)
@@ -50,7 +51,7 @@ async def test_the_outbox_hands_a_line_whose_first_message_is_remembered(state):
 async def test_a_digest_is_a_new_line_and_edits_no_line(state):
     store, relay = setup([sub("#a", "package", "bash", {"complete"})], state)
     await relay.handle([build_change(n, "bash", 1) for n in range(1, 13)])
-    clock, adapter = Clock(), Recorder()
+    clock, adapter = Clock(), RecordingAdapter()
     pump = pump_for(store, adapter, clock)
     pump.pump()
     await settled(store, pump)

@@ -1,5 +1,5 @@
 """Watches: the state file and the watcher's memory change together; the watcher's poll
-and bus side are tested in tests/test_alerts_watch.py."""
+and bus side are tested in tests/peers/test_alerts_watch.py."""
 
 from __future__ import annotations
 
