@@ -19,10 +19,12 @@ from kojibot.chat.render import strip_irc_formatting
 from tests.busmessages import FEDORA_BUILD, fedora_build, until
 from tests.elementperson import ElementPerson, ElementUnavailable
 from tests.ircuser import IRCUser
+from tests.peers import test_bot_matrix
 from tests.peers.test_bot_matrix import answer_to, bot_settings, start_bot
 from tests.statedb import drained
 
 _names = itertools.count(1)
+matrix = test_bot_matrix.matrix  # the fixture: a bot, a packager and their room
 BUILDING, COMPLETE, FAILED = 0, 1, 3
 
 
@@ -53,21 +55,6 @@ def shown(events, sender, about):
     return [(event, edits[event["event_id"]]["content"]["m.new_content"]
              if event["event_id"] in edits else event["content"], edits.get(event["event_id"]))
             for event in originals]
-
-
-@pytest_twisted.async_yield_fixture
-async def matrix(kojihub, synapse, tmp_path):
-    """A bot on Synapse, a packager (room creator: power 100) and a room they share."""
-    n = next(_names)
-    account = synapse.register(f"kojibot-edits-{n}")
-    alice = synapse.user(synapse.register(f"edits-packager-{n}"))
-    settings = bot_settings(kojihub, synapse, tmp_path, account)
-    env = SimpleNamespace(bot=await start_bot(settings), settings=settings, alice=alice,
-                          me=account["user_id"], n=n)
-    env.room = await alice.create_room(invite=[env.me], name=f"edits {n}")
-    await alice.wait_member(env.room, env.me)
-    yield env
-    await env.bot.stopService()
 
 
 async def command(env, room, line, expected):
