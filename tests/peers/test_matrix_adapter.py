@@ -147,3 +147,27 @@ async def test_direct_messages_open_one_room_and_reuse_it(synapse, tmp_path):
         "GET", f"/user/{account['user_id']}/account_data/m.direct")
     assert direct == {bob.user_id: [room]}
     await echo.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_last_words_pass_the_send_gate_that_holds_queued_lines(synapse, tmp_path):
+    """A process stepping down (its lead lost: ``may_send`` false) sends nothing it had
+    queued, but does tell an asker it did not answer."""
+    account = synapse.register("mx-lastwords")
+    alice = synapse.user(synapse.register("mx-lastwords-alice"))
+    echo = Echo(synapse, tmp_path, account)
+    adapter = await echo.start()
+    room = await alice.create_room(invite=[account["user_id"]])
+    await alice.wait_member(room, account["user_id"])
+    try:
+        adapter.may_send = lambda: False
+        adapter.deliver(Reply(Target("matrix", room), text("a queued line")))
+        adapter.say_now(room, "alice: restarting, please ask again")
+        await alice.wait_event(room, lambda e: e["content"].get("body") ==
+                               "alice: restarting, please ask again")
+        bodies = [e["content"].get("body") for e in await alice.messages(room)
+                  if from_bot(account["user_id"])(e)]
+        assert bodies == ["alice: restarting, please ask again"]
+    finally:
+        adapter.may_send = lambda: True
+        await echo.stop()
