@@ -21,6 +21,8 @@ from twisted.logger import Logger
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from txkoji.reactors import default_reactor
+
 __all__ = ["Standing", "StatusServer", "health", "problems"]
 
 log = Logger()
@@ -108,8 +110,7 @@ class StatusServer(Service):
     """Listens on ``section.listen``; a failure to listen is one log line, not a stop."""
 
     def __init__(self, standing: Standing, section: Any, *, reactor=None):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.reactor = reactor
         self.host, self.port = section.listen
         self.metrics = _metrics(standing)

@@ -12,6 +12,7 @@ from txkoji import methods, profiles, rpc, web
 from txkoji.auth import Session, choose_authtype, negotiate_header, ssllogin_url
 from txkoji.exceptions import KojiException
 from txkoji.multicall import MultiCall
+from txkoji.reactors import default_reactor
 from txkoji.rpc import MethodProxy
 from txkoji.transport import IDLE_TIMEOUT, TLSPolicy, Transport
 
@@ -55,8 +56,7 @@ class Connection:
         if not merged.get("server"):
             where = f"profile {profile!r}" if profile else "the settings"
             raise KojiException(f"no hub server URL in {where}")
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.profile = profile
         self.settings = merged
         self.server: str = merged["server"].rstrip("/")

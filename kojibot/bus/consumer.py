@@ -38,6 +38,7 @@ from kojibot.bus.wire import (
     reason_text,
 )
 from kojibot.upkeep import Upkeep
+from txkoji.reactors import default_reactor
 
 __all__ = ["AMQPConsumer", "ConsumerStats", "Delivery", "Outcome"]
 
@@ -78,8 +79,7 @@ class AMQPConsumer(Service):
     def __init__(self, settings: AMQPSettings, handle: Handler, *, reactor=None,
                  retry_policy: Callable[[int], float] | None = None, batch_size: int = 500,
                  failure_delay: float = 1.0, max_failure_delay: float = 30.0):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.settings, self.handle, self.clock = settings, handle, reactor
         self.broker = settings.broker
         self.name = "amqp"

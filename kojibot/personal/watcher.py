@@ -36,6 +36,7 @@ from kojibot.relay.route import Enriched
 from kojibot.state.store import OutboxEntry, Store, WatchRecord
 from txkoji import messages
 from txkoji.exceptions import KojiException
+from txkoji.reactors import default_reactor
 from txkoji.states import BuildState, TaskState
 
 log = Logger()
@@ -51,8 +52,7 @@ class Watcher:
                  interval: float = 300.0, batch: int = 100, max_age: float = 7 * 86400,
                  reactor=None, clock: Callable[[], float] = time.time,
                  lookups: Lookups | None = None):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.store = store
         self.koji = koji
         self.lookups = lookups or Lookups(koji)

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from txkoji.reactors import default_reactor
+
 log = Logger()
 
 T = TypeVar("T")
@@ -19,8 +21,7 @@ PAUSE = 60.0  # seconds look-ups are skipped after the hub failed one
 
 class HubWait:
     def __init__(self, wait: float, reactor: Any = None, pause: float = PAUSE):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.wait = wait
         self.pause = pause
         self.reactor = reactor

@@ -23,6 +23,7 @@ from kojibot.chat.message import from_json
 from kojibot.chat.model import Adapter, Line, Reply, Target
 from kojibot.state.store import OutboxRow, Store
 from kojibot.wording.describe import digest_line
+from txkoji.reactors import default_reactor
 
 log = Logger()
 
@@ -37,8 +38,7 @@ AFTER_WRITTEN = 0.05
 class OutboxPump:
     def __init__(self, store: Store, adapters: Mapping[str, Adapter], *, coalesce: int = 5,
                  window: float = 10.0, reactor=None, clock: Callable[[], float] = time.time):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.store = store
         self.adapters = adapters
         self.coalesce = coalesce

@@ -22,6 +22,7 @@ from kojibot.relay.matching import SubscriptionIndex
 from kojibot.relay.route import Enriched, Indexes, route
 from kojibot.state.store import OutboxEntry, Store
 from txkoji import messages
+from txkoji.reactors import default_reactor
 
 log = Logger()
 
@@ -33,8 +34,7 @@ class Relay:
                  alerts: Alerts | None = None, lookups: Lookups | None = None,
                  on_queued: Callable[[], object] = lambda: None,
                  origin: HubOrigin | None = None, reactor=None):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.origin = origin or HubOrigin(getattr(koji, "server", None))
         self.store = store
         self.indexes = Indexes(index, alerts)

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from twisted.internet import defer
 from twisted.python.failure import Failure
 
+from txkoji.reactors import default_reactor
+
 T = TypeVar("T")
 _STOP = object()
 
@@ -28,8 +30,7 @@ class Lane:
 
     def __init__(self, name: str, open: Callable[[], Any], close: Callable[[Any], object],
                  reactor=None):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.name, self.reactor = name, reactor
         self._open, self._close = open, close
         self._queue: queue.SimpleQueue = queue.SimpleQueue()

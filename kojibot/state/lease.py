@@ -31,6 +31,7 @@ from twisted.logger import Logger
 from kojibot.state.backends import PostgreSQL, error_line, errors
 from kojibot.state.lanes import Lane
 from kojibot.state.migrations import migrate
+from txkoji.reactors import default_reactor
 
 log = Logger(namespace="kojibot.lease")
 
@@ -61,8 +62,7 @@ class Lease:
     def __init__(self, url: str, *, seconds: float = 6.0, reactor=None,
                  clock: Callable[[], float] = _since_boot,
                  on_lost: Callable[[], object] = _exit_lost):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.url, self.seconds, self.reactor, self.clock = url, seconds, reactor, clock
         self.on_lost = on_lost
         self.holder = f"{socket.gethostname()}:{os.getpid()}"

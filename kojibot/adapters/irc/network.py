@@ -27,6 +27,7 @@ from kojibot.adapters.irc.replyqueue import ReplyQueue
 from kojibot.chat.model import Incoming, Reply
 from kojibot.config import IRCSettings
 from kojibot.upkeep import Upkeep
+from txkoji.reactors import default_reactor
 
 __all__ = ["IRCAdapter", "IRCSettings", "adapter_from_config"]
 
@@ -44,8 +45,7 @@ class IRCAdapter(Service):
                  may_send: Callable[[], bool] = lambda: True):
         """``may_send`` gates replies (not protocol lines): False while this process may
         not speak, e.g. a kojibot whose lead on shared state lapsed."""
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.settings, self.network, self.clock = settings, network, reactor
         self.name = f"irc:{network}"
         self.receive, self.may_send = receive, may_send

@@ -41,6 +41,7 @@ from kojibot.chat.message import text
 from kojibot.chat.model import Incoming, Reply, Target
 from kojibot.config import MatrixSettings
 from kojibot.upkeep import Upkeep
+from txkoji.reactors import default_reactor
 
 __all__ = ["MatrixAdapter", "MatrixSettings"]
 
@@ -65,8 +66,7 @@ class MatrixAdapter(Service):
                  state_dir: str, network: str = "matrix", reactor=None,
                  retry_policy: Callable[[int], float] | None = None,
                  may_send: Callable[[], bool] = lambda: True):
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = default_reactor(reactor)
         self.settings, self.network, self.clock = settings, network, reactor
         self.name = f"matrix:{network}"
         self.receive, self.may_send = receive, may_send  # may_send: as IRCAdapter's
