@@ -107,6 +107,35 @@ def report(result: dict, commands: int) -> None:
           f"{result['decrypted']} of {commands + 1}")
 
 
+def on_hub_and_synapse(measure) -> dict:
+    """Start the suite's seeded Koji hub and Synapse, run ``measure(reactor, hub, server,
+    workdir)`` under the reactor, stop them again; what it returned."""
+    from twisted.internet import defer, task
+
+    from tests import synapse as homeserver
+    from tests.kojihub import KojiHub
+
+    start_logging()
+    hub, workdir = KojiHub(), Path(tempfile.mkdtemp(prefix="kojibot-bench-"))
+    hub.start()
+    server = homeserver.start()
+    result: dict = {}
+
+    async def run(reactor) -> None:
+        result.update(await measure(reactor, hub, server, workdir))
+
+    try:
+        task.react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor)))
+    except SystemExit as exit_:
+        if exit_.code:
+            raise
+    finally:
+        server.cleanup()
+        hub.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commands", type=int, help="timed commands per room (default 50; "
@@ -116,34 +145,14 @@ def main() -> None:
     args = parser.parse_args()
     args.commands = args.commands or (5 if args.quick else 50)
     use_asyncio_reactor()
-    from twisted.internet import defer, task
-
-    from tests import synapse as homeserver
-    from tests.kojihub import KojiHub
-
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"kojibot Matrix benchmark: {os.cpu_count()} CPUs, load average {load} at start "
           "(other work on the machine skews every figure below)")
     print(f"command → reply held by the packager's client, {args.commands} commands per room "
           "(in turn), one at a time; real Koji hub 1.30 and Synapse on 127.0.0.1")
-    start_logging()
-    hub, workdir = KojiHub(), Path(tempfile.mkdtemp(prefix="kojibot-bench-"))
-    hub.start()
-    server = homeserver.start()
-    try:
-        result = {}
-
-        async def run(reactor) -> None:
-            result.update(await measure(reactor, hub, server, workdir, args.commands))
-
-        task.react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor)))
-    except SystemExit as exit_:
-        if exit_.code:
-            raise
-    finally:
-        server.cleanup()
-        hub.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    result = on_hub_and_synapse(
+        lambda reactor, hub, server, workdir: measure(reactor, hub, server, workdir,
+                                                      args.commands))
     report(result, args.commands)
 
 

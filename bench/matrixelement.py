@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from bench.matrixe2e import start_bot
-from bench.relay import start_logging, use_asyncio_reactor
+from bench.matrixe2e import on_hub_and_synapse, start_bot
+from bench.relay import use_asyncio_reactor
 from bench.relaychat import percentile
 
 QUICK = 5
@@ -82,11 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     commands = args.commands or (QUICK if args.quick else 50)
     use_asyncio_reactor()
-    from twisted.internet import defer, task
-
-    from tests import synapse as homeserver
     from tests.elementperson import ElementUnavailable, node
-    from tests.kojihub import KojiHub
 
     try:
         node()
@@ -98,28 +92,14 @@ def main() -> None:
     print(f"command → decrypted reply on the person's device, {commands} commands per room "
           f"(in turn), one at a time, exclude insecure devices {args.exclusion}; real Koji hub "
           "1.30 and Synapse on 127.0.0.1")
-    start_logging()
-    hub, workdir = KojiHub(), Path(tempfile.mkdtemp(prefix="kojibot-bench-"))
-    hub.start()
-    server = homeserver.start()
-    try:
-        result = {}
 
-        async def run(reactor) -> None:
-            try:
-                result.update(await measure(reactor, hub, server, workdir, commands,
-                                            args.exclusion == "on"))
-            except AssertionError as exc:  # a reply that never decrypted: say which
-                result["error"] = str(exc)
+    async def timed(reactor, hub, server, workdir) -> dict:
+        try:
+            return await measure(reactor, hub, server, workdir, commands, args.exclusion == "on")
+        except AssertionError as exc:  # a reply that never decrypted: say which
+            return {"error": str(exc)}
 
-        task.react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor)))
-    except SystemExit as exit_:
-        if exit_.code:
-            raise
-    finally:
-        server.cleanup()
-        hub.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    result = on_hub_and_synapse(timed)
     if "error" in result:
         sys.exit(f"bench.matrixelement: {result['error']}")
     report(result)

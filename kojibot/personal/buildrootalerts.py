@@ -3,6 +3,7 @@ target's build tag, reported in a DM when a repo of that tag holds it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
@@ -43,8 +44,7 @@ class BuildrootAlerts:
             log.info("buildroot alert: {why}", why=found)
             return
         for person in people:
-            watch = type(found)(person.network, person.identity, person.contact, None,
-                                found.kind, found.ref, found.label, dict(found.states),
-                                tag=found.tag)
+            watch = replace(found, network=person.network, identity=person.identity,
+                            asker=person.contact, room=None, states=dict(found.states))
             await self.store.add_watch(watch)
             self.watcher.track(watch)
