@@ -31,6 +31,7 @@ from txkoji.times import utcnow
 
 TAIL = 64 * 1024  # bytes read from the end of each log
 CACHED = 512  # failed tasks whose reason is remembered
+NOTIFIED_METHODS = ("build", "maven")  # the tasks whose target Koji's notifications read
 
 
 async def task_answer(koji: Any, task_id: int) -> Message:
@@ -167,6 +168,15 @@ class Lookups:
             return []
         why = await self.reasons(task_id)
         return why.parts(self.koji.topurl, always_link=True) if why else []
+
+    async def destination_tag(self, task_id: int) -> str | None:
+        """The destination tag of a build task's target, as Koji's build notifications
+        match it (None for other tasks, or a target since deleted)."""
+        task = await self.koji.getTaskInfo(task_id, request=True)
+        if task is None or task.method not in NOTIFIED_METHODS or not task.target:
+            return None
+        target = await self.koji.getBuildTarget(task.target)
+        return target["dest_tag_name"] if target else None
 
     async def failure_details(self, task_id: int | None) -> list[Part]:
         """The failed arch(es) under ``task_id`` with their build.log links, then why."""

@@ -46,15 +46,21 @@ def task_event(event: messages.TaskStateChange) -> str | None:
     return name
 
 
+TAGGED = "package in "  # + a tag: the index kind of a package alert bound to a tag
+
+
 class AlertIndex:
     """Every person's alerts, matched like channel subscriptions (the room is the person).
 
     A person's "owner" alert matches the Koji user they linked with ``!iam``; their
-    entries are replaced together when the link or the alerts change.
+    entries are replaced together when the link or the alerts change. A package alert
+    bound to a tag is filed under that tag's kind, and its package in ``tagged`` too, so
+    the relay looks up a build's destination tag only when such an alert could match.
     """
 
     def __init__(self) -> None:
         self.index = SubscriptionIndex()
+        self.tagged = SubscriptionIndex()
         self.entries: dict[tuple[str, str], list[Subscription]] = {}
         self.koji_users: dict[tuple[str, str], str] = {}  # lower-case, for not-mine
 
@@ -62,27 +68,44 @@ class AlertIndex:
                    alerts: Iterable[Alert]) -> None:
         for old in self.entries.pop((network, identity), ()):
             self.index.remove(old)
+            self.tagged.remove(Subscription(network, identity, "package", old.pattern,
+                                            frozenset()))
         self.koji_users.pop((network, identity), None)
         if koji_user:
             self.koji_users[(network, identity)] = koji_user.lower()
-        subs = []
+        subs, tagged = [], defaultdict(frozenset)
         for alert in alerts:
             pattern = koji_user if alert.kind == "owner" else alert.pattern
-            if pattern:
-                subs.append(Subscription(network, identity, alert.kind, pattern, alert.events))
+            if not pattern:
+                continue
+            kind = alert.kind
+            if alert.tag:
+                kind = TAGGED + alert.tag.lower()
+                tagged[pattern] |= alert.events
+            subs.append(Subscription(network, identity, kind, pattern, alert.events))
         for sub in subs:
             self.index.add(sub)
+        for pattern, events in tagged.items():
+            self.tagged.add(Subscription(network, identity, "package", pattern, events))
         if subs:
             self.entries[(network, identity)] = subs
 
     def __bool__(self) -> bool:
         return bool(self.entries)
 
-    def match(self, owner: str | None, package: str | None,
-              event: str) -> list[tuple[str, str]]:
-        """(network, identity) of everyone to alert, each once."""
+    def wants_tag(self, package: str | None, event: str) -> bool:
+        """Whether an alert bound to a tag could match: then the tag is worth a look-up."""
+        return bool(self.tagged.match("package", package, event))
+
+    def match(self, owner: str | None, package: str | None, event: str,
+              tag: str | None = None) -> list[tuple[str, str]]:
+        """(network, identity) of everyone to alert, each once; *tag* is the build's
+        destination tag, if known."""
         found = {}
-        for kind, value in (("owner", owner), ("package", package)):
+        candidates = [("owner", owner), ("package", package)]
+        if tag:
+            candidates.append((TAGGED + tag.lower(), package))
+        for kind, value in candidates:
             for sub in self.index.match(kind, value, event):
                 if NOT_MINE in sub.events and owner and \
                         self.koji_users.get((sub.network, sub.room)) == owner.lower():
@@ -158,11 +181,16 @@ class Alerts:
             del alerts[key]
         self._index(network, identity)
 
-    def recipients(self, owner: str | None, package: str | None,
-                   event: str) -> list[tuple[str, str]]:
-        """(network, contact) of everyone to alert of ``event``, each once."""
+    def wants_tag(self, package: str | None, event: str) -> bool:
+        """Whether a build's destination tag could change who is alerted of ``event``."""
+        return self.index.wants_tag(package, event)
+
+    def recipients(self, owner: str | None, package: str | None, event: str,
+                   tag: str | None = None) -> list[tuple[str, str]]:
+        """(network, contact) of everyone to alert of ``event`` (of a build whose
+        destination tag is *tag*, if known), each once."""
         found = []
-        for network, identity in self.index.match(owner, package, event):
+        for network, identity in self.index.match(owner, package, event, tag):
             person = self.people.get((network, identity))
             if person is not None:
                 found.append((network, person.contact))

@@ -78,22 +78,23 @@ class OwnedPackages:
         """Read *person*'s packages from the hub again; on a hub error keep the last."""
         alerts = {(alert.kind, alert.pattern): alert
                   for alert in self.alerts.of(person.network, person.identity)}
-        found: dict[str, frozenset[str]] = {}
+        found: dict[tuple[str, str | None], frozenset[str]] = {}
         try:
             if (MINE, "") in alerts:
                 owned = await self.packages_of(person.koji_user)
                 self.owned[(person.network, person.identity)] = owned
                 for name in owned:
-                    found[name] = alerts[(MINE, "")].events
+                    found[(name, None)] = alerts[(MINE, "")].events
             if (KOJI, "") in alerts:
-                for name, events in await self.notifications_of(person.koji_user):
-                    found[name] = found.get(name, frozenset()) | events
+                for name, tag, events in await self.notifications_of(person.koji_user):
+                    found[(name, tag)] = found.get((name, tag), frozenset()) | events
         except KojiException as exc:
             log.warn("hub alerts of {user} not read: {why}", user=person.koji_user, why=exc)
             return
         self.alerts.set_from_hub(person.network, person.identity, [
-            Alert(person.network, person.identity, "package", name, events)
-            for name, events in sorted(found.items())])
+            Alert(person.network, person.identity, "package", name, events, tag)
+            for (name, tag), events in sorted(found.items(), key=lambda item: (
+                item[0][0], item[0][1] or ""))])
 
     async def packages_of(self, koji_user: str) -> frozenset[str]:
         """The packages *koji_user* owns, unblocked, in the chosen tags (or any)."""
@@ -102,18 +103,23 @@ class OwnedPackages:
                          if not row.get("blocked")
                          and (not self.tags or row.get("tag_name") in self.tags))
 
-    async def notifications_of(self, koji_user: str) -> list[tuple[str, frozenset[str]]]:
-        """(package name or ``*``, events) of each of *koji_user*'s build notifications.
-        A notification's tag is not checked: it alerts for the package in every tag."""
+    async def notifications_of(self, koji_user: str) -> list[tuple[str, str | None,
+                                                                   frozenset[str]]]:
+        """(package name or ``*``, tag name or None, events) of each of *koji_user*'s
+        build notifications; a tag means the build's destination tag, as Koji matches it."""
         found = []
         for row in await self.koji.getBuildNotifications(koji_user):
-            name = "*"
+            name, tag = "*", None
             if row.get("package_id") is not None:
                 package = await self.koji.getPackage(row["package_id"])
                 if not package:
                     continue
                 name = package["name"]
-            found.append((name, frozenset({"complete"}) if row.get("success_only")
+            if row.get("tag_id") is not None:
+                tag = await self.koji.cache.tag_name(row["tag_id"])
+                if not tag:
+                    continue
+            found.append((name, tag, frozenset({"complete"}) if row.get("success_only")
                           else NOTIFIED))
         return found
 

@@ -2,10 +2,10 @@
 
 The owner's name (the hub's user cache), the outcome of the package's build before this
 one in the same target (written and read in the store's build_outcome table, for
-broken/fixed), why a build failed (read from its logs) and, for DM alerts, where it failed
-and whether a task's build will speak for it. Each hub look-up is bounded in time
-(kojibot.relay.hubwait), and each is made only when a subscription or an alert that
-matches would read it; the result is a plain :class:`~kojibot.relay.route.Enriched`.
+broken/fixed), why a build failed (read from its logs) and, for DM alerts, where it failed,
+whether a task's build will speak for it and (for alerts bound to a tag) the build's
+destination tag. Each hub look-up is bounded in time (kojibot.relay.hubwait), and each is
+made only when a subscription or an alert that matches would read it; the result is a plain :class:`~kojibot.relay.route.Enriched`.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ from txkoji import messages
 NAME_WAIT = 2.0  # seconds a line may wait for a user name from the hub
 WHY_WAIT = 5.0  # seconds a failure line of a "why" subscription may wait for its reason
 ALERT_WAIT = 5.0  # seconds a hub look-up for an alert may take (the ack waits for it)
+
+
+def task_of(event: messages.Event) -> int | None:
+    """The build task a build event (or a build task's own event) is about."""
+    if isinstance(event, messages.BuildStateChange):
+        return event.build.task_id
+    return event.task["id"]
 
 
 class Enricher:
@@ -58,13 +65,15 @@ class Enricher:
             if word == "failed" and index.wants(WHY) and \
                     wants_why(rooms(event, word, owner, turn, index)):
                 why = await self._why(event.build.task_id)
-        covered, details = False, []
-        if alert is not None and alerts.recipients(owner, alert[1], alert[0]):
+        covered, details, tag = False, [], None
+        if alert is not None and alerts.wants_tag(alert[1], alert[0]):
+            tag = await self._destination(event)
+        if alert is not None and alerts.recipients(owner, alert[1], alert[0], tag):
             covered = await self._covered_by_build(event, alert[0])
             if alert[0] == "failed" and not covered:
                 details = await self._details(event)
         return Enriched(event, weburl, word, owner, turn, tuple(why), alert, covered,
-                        tuple(details))
+                        tuple(details), tag)
 
     async def _previous_outcome(self, event: messages.BuildStateChange) -> str | None:
         """The outcome of the package's build before this one in the same target (the
@@ -91,10 +100,17 @@ class Enricher:
 
     async def _details(self, event: messages.Event) -> list:
         """Where a build failed (arches, build.log links, why), within ALERT_WAIT."""
-        task_id = event.build.task_id if isinstance(event, messages.BuildStateChange) \
-            else event.task["id"]
+        task_id = task_of(event)
         return await self.alert_wait(lambda: self.lookups.failure_details(task_id), [],
                                      f"failure details of task {task_id}")
+
+    async def _destination(self, event: messages.Event) -> str | None:
+        """The build's destination tag (its task's target's), within ALERT_WAIT."""
+        task_id = task_of(event)
+        if task_id is None:
+            return None
+        return await self.alert_wait(lambda: self.lookups.destination_tag(task_id), None,
+                                     f"destination tag of task {task_id}")
 
     async def _covered_by_build(self, event: messages.Event, word: str) -> bool:
         """A failed or canceled build task whose build exists: the build's event alerts."""

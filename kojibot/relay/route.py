@@ -37,6 +37,7 @@ class Enriched:
     alert: tuple[str, str | None] | None = None  # the DM alert word and package
     covered: bool = False  # a failed task whose build exists: the build's event alerts
     details: tuple[Part, ...] = ()  # where a build failed, for DM alerts
+    tag: str | None = None  # the build's destination tag, when an alert bound to one asks
 
 
 @dataclass
@@ -117,7 +118,7 @@ def alert_entries(enriched: Enriched, alerts: Alerts | None) -> list[OutboxEntry
     if alerts is None or enriched.alert is None or enriched.covered:
         return []
     word, package = enriched.alert
-    people = alerts.recipients(enriched.owner, package, word)
+    people = alerts.recipients(enriched.owner, package, word, enriched.tag)
     if not people:
         return []
     message, summary = alert_line(enriched, word)

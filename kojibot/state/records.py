@@ -65,13 +65,16 @@ class Person:
 @dataclass(frozen=True)
 class Alert:
     """A person's DM alert: builds of their linked Koji user (kind "owner", pattern "") or
-    of a package (kind "package", pattern a name or glob)."""
+    of a package (kind "package", pattern a name or glob). ``tag`` is only set on alerts
+    read from the hub (a Koji build notification for one tag): then the build's
+    destination tag must be that tag, as Koji's own notifications have it."""
 
     network: str
     identity: str
     kind: str
     pattern: str
     events: frozenset[str]
+    tag: str | None = None
 
 
 @dataclass

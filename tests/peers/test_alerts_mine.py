@@ -37,11 +37,11 @@ async def peers(proton_kojihub, rabbitmq, ngircd, tmp_path_factory):
     await blocking(delete_queue, rabbitmq.url, f"kojibot-{peers.bot.name}")
 
 
-async def build(peers, package, new=COMPLETE, owner="releng"):
+async def build(peers, package, new=COMPLETE, owner="releng", task_id=None):
     """Publish a Fedora-shaped build change of *package*; its NVR's start."""
     build_id = next(_builds)
-    await blocking(publish, peers.rabbitmq.url,
-                   [(FEDORA_BUILD, fedora_build(build_id, package, new, owner=owner))])
+    await blocking(publish, peers.rabbitmq.url, [
+        (FEDORA_BUILD, fedora_build(build_id, package, new, owner=owner, task_id=task_id))])
     return f"{package}-1.0-{build_id}.fc41"
 
 
@@ -74,3 +74,23 @@ async def test_a_koji_build_notification_fires_alerts_koji(peers):
     await heard(bob, nick, rf"^{done} COMPLETE")
     assert not [line for line in from_bot(bob, nick, True) if failed in line]  # success only
     assert not [line for line in from_bot(bob, nick, True) if "bash-" in line]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_koji_notification_for_a_tag_fires_only_for_builds_headed_to_that_tag(peers):
+    """As Koji matches them: the tag is the destination tag of the build task's target
+    (the seeded build tasks use target f41: f41-build to f41-candidate)."""
+    alice, nick, admin = peers.alice, peers.bot.nick, peers.admin
+    user_id = (await blocking(admin.getUser, "alice"))["id"]
+    await blocking(admin.createNotification, user_id, "glibc", "f41-candidate", False)
+    await blocking(admin.createNotification, user_id, "systemd", "f41-updates", False)
+    await ask(alice, peers.bot, "alerts koji",
+              r"^Alert on: a DM for builds alice has Koji notifications for")
+    task = peers.hub.facts["tasks"]["complete"]
+    elsewhere = await build(peers, "systemd", task_id=task)
+    untargeted = await build(peers, "glibc")
+    headed = await build(peers, "glibc", FAILED, task_id=task)
+    await heard(alice, nick, rf"^{headed} FAILED")
+    said = " ".join(from_bot(alice, nick, True))
+    assert elsewhere not in said and untargeted not in said
+    await ask(alice, peers.bot, "alerts koji off", r"^Alert off: koji\.")

@@ -24,10 +24,12 @@ def hub_with(lists, notifications=()):
     hub.methods["listPackages"] = lambda **query: [
         row for row in owned_rows(lists) if row["owner_name"] == query["userID"]]
     hub.methods["getBuildNotifications"] = lambda user: [
-        {"id": n, "user_id": 1, "package_id": package_id, "tag_id": None,
+        {"id": n, "user_id": 1, "package_id": package_id, "tag_id": tag_id,
          "success_only": success_only, "email": "a@x"}
-        for n, (package_id, success_only) in enumerate(notifications)]
+        for n, (package_id, success_only, *tag_id) in enumerate(notifications)
+        for tag_id in [tag_id[0] if tag_id else None]]
     hub.methods["getPackage"] = lambda info: {"id": info, "name": {7: "zsh", 8: "vim"}[info]}
+    hub.methods["getTag"] = lambda info, **_: {"id": info, "name": {41: "f41-candidate"}[info]}
     return hub
 
 
@@ -35,8 +37,8 @@ def person_with(*kinds, events=frozenset({"complete", "failed"})):
     return Alerts([ALICE], [Alert("irc", "alice", kind, "", events) for kind in kinds])
 
 
-def alerted(alerts, package, event="complete"):
-    return alerts.recipients("someone", package, event) == [("irc", "Alice")]
+def alerted(alerts, package, event="complete", tag=None):
+    return alerts.recipients("someone", package, event, tag) == [("irc", "Alice")]
 
 
 LISTS = {"f41": [("bash", "kalice", False), ("gcc", "kbob", False),
@@ -67,6 +69,16 @@ async def test_koji_notifications_become_alerts_success_only_means_complete_only
     await OwnedPackages(hub.connection(), alerts).refresh_all()
     assert alerted(alerts, "zsh") and not alerted(alerts, "zsh", "failed")
     assert alerted(alerts, "vim", "failed") and not alerted(alerts, "bash")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_notification_for_a_tag_alerts_only_for_builds_whose_destination_it_is():
+    alerts = person_with("koji")
+    hub = hub_with(LISTS, notifications=[(7, False, 41)])
+    await OwnedPackages(hub.connection(), alerts).refresh_all()
+    assert alerted(alerts, "zsh", "failed", tag="f41-candidate")
+    assert not alerted(alerts, "zsh", tag="f41-updates") and not alerted(alerts, "zsh")
+    assert alerts.wants_tag("zsh", "complete") and not alerts.wants_tag("vim", "complete")
 
 
 @pytest_twisted.ensureDeferred
