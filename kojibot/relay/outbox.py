@@ -5,8 +5,8 @@ a network is down (or the bot is stopped) go out after the reconnect. Each room 
 ``coalesce`` single lines per ``window`` seconds; beyond that, the rest of the window's
 events become one digest line at the window's end. Nothing is dropped. A row that
 updates a chat line (a build's end after its start) goes out as an edit of that line where
-the network can edit; a digest is a new line, and the lines of the rows in it stay as they
-were.
+the network can edit: an edit adds no line to the room, so at a window's end the rows whose
+line is posted go out as edits and only the rest make the digest.
 """
 
 from __future__ import annotations
@@ -163,11 +163,25 @@ class OutboxPump:
             held = [row for row in await self.store.pending(*key,
                                                              self.flying[key] + DIGEST_MAX)
                     if row.id not in self.in_flight][:DIGEST_MAX]
-        message = from_json(held[0].message) if len(held) == 1 else digest_line(
-            [row.summary for row in held])
-        self._hand(adapter, key, held, message)
-        recent.append(now)
+        edits, held = await self._edits(key, held, budget - singles)
+        for row in edits:
+            self._hand(adapter, key, [row], from_json(row.message))
+        if held:
+            message = from_json(held[0].message) if len(held) == 1 else digest_line(
+                [row.summary for row in held])
+            self._hand(adapter, key, held, message)
+            recent.append(now)
         return None
+
+    async def _edits(self, key: tuple[str, str], rows: list[OutboxRow],
+                     budget: int) -> tuple[list[OutboxRow], list[OutboxRow]]:
+        """(rows that edit a line posted in the room, the rest): an edit adds no line to
+        the room, so it goes out as itself, not in a digest. Edits beyond *budget* wait
+        for the next look. Only networks that edit remember posted lines."""
+        named = [row.line for row in rows if row.line]
+        posted = await self.store.lines_posted(*key, named) if named else set()
+        edits = [row for row in rows if row.line in posted]
+        return edits[:max(0, budget)], [row for row in rows if row.line not in posted]
 
     def _hand(self, adapter: Adapter, key: tuple[str, str], rows: list[OutboxRow],
               message) -> None:

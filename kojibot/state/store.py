@@ -130,6 +130,10 @@ class Store:
         """Read on the outbox's lane, so a line noted before is seen (writes land in order)."""
         return self._run(OUTBOX, Tables.line_posted_as, network, target, line)
 
+    def lines_posted(self, network: str, target: str,
+                     lines: Iterable[str]) -> defer.Deferred[set[str]]:
+        return self._run(OUTBOX, Tables.lines_posted, network, target, sorted(set(lines)))
+
     def note_line(self, network: str, target: str, line: str,
                   posted_as: str) -> defer.Deferred[None]:
         return self._run(OUTBOX, Tables.note_line, network, target, line, posted_as)

@@ -29,6 +29,8 @@ from kojibot.state.records import (
     WatchRecord,
 )
 
+LINES_ASKED = 500  # chat lines named in one query (SQLite takes a bounded number of values)
+
 
 class Tables:
     """The store's queries on one connection, synchronous: run only on that connection's
@@ -154,6 +156,17 @@ class Tables:
         row = self.db.execute("SELECT posted_as FROM chat_line WHERE network=? AND target=?"
                               " AND line=?", (network, target, line)).fetchone()
         return row[0] if row else None
+
+    def lines_posted(self, network: str, target: str, lines: list[str]) -> set[str]:
+        """Which of *lines* have their first message posted in *target*."""
+        found: set[str] = set()
+        for start in range(0, len(lines), LINES_ASKED):
+            chunk = lines[start:start + LINES_ASKED]
+            marks = ", ".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(
+                f"SELECT line FROM chat_line WHERE network=? AND target=? AND line IN ({marks})",
+                (network, target, *chunk)).fetchall())
+        return found
 
     def note_line(self, network: str, target: str, line: str, posted_as: str) -> None:
         with self.transaction() as db:

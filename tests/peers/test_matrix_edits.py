@@ -113,6 +113,28 @@ async def test_why_puts_the_failure_reason_in_the_edit(matrix, kojihub):
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_burst_of_ends_edits_the_posted_starts_and_digests_only_the_rest(matrix):
+    """Eight builds end at once in a room paced at five lines per 10 s window; three had
+    their start posted. Their ends edit those lines (an edit adds no line), the other
+    five make one digest line: the room gains a single new line."""
+    about = f"edburst{matrix.n}"
+    await command(matrix, matrix.room, f"!subscribe package {about}-* started complete",
+                  f"Subscribed: package {about}-* (complete started) in {matrix.room}")
+    ids = [968_000 + 10 * matrix.n + k for k in range(8)]
+    await relayed(matrix, *(build_event(ids[k], f"{about}-p{k}", BUILDING) for k in range(3)))
+    events = await relayed(matrix, *(build_event(build_id, f"{about}-p{k}", COMPLETE)
+                                     for k, build_id in enumerate(ids)))
+    lines = shown(events, matrix.me, about)
+    assert [(content["body"].split()[:2], edit is not None) for _, content, edit in lines] == [
+        ([nvr_of(f"{about}-p{k}", ids[k]), "COMPLETE"], True) for k in range(3)]
+    digests = [event["content"]["body"] for event in events
+               if event["sender"] == matrix.me and "builds completed" in
+               event["content"].get("body", "")]
+    assert len(digests) == 1 and digests[0].startswith(
+        f"5 builds completed: {nvr_of(f'{about}-p3', ids[3])}"), digests
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_restart_between_start_and_end_still_edits(matrix):
     package, build_id = f"edrst{matrix.n}", 963_000 + matrix.n
     await command(matrix, matrix.room, f"!subscribe package {package} all",

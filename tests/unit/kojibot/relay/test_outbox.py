@@ -9,6 +9,7 @@ import pytest_twisted
 from twisted.internet.task import Clock
 
 from kojibot.relay.outbox import AFTER_WRITTEN, IN_FLIGHT, OutboxPump, txn_id
+from kojibot.state.records import OutboxEntry
 from kojibot.state.store import OutboxRow, Store
 from tests.recording import RecordingAdapter
 from tests.statedb import advance, backlog, settled
@@ -101,6 +102,39 @@ async def test_no_more_than_the_in_flight_limit_waits_for_the_chat_server(store)
     await settled(store, pump)  # the written rows' deletes land, then a look is due
     await advance(clock, AFTER_WRITTEN, store, pump)
     assert len(adapter.replies) == IN_FLIGHT + 10
+
+
+def builds(store, state: str, numbers, key: str):
+    """Queue one line per build in *numbers*, each updating chat line ``build N``."""
+    return store.record_events([(f"{key}{n}", [OutboxEntry(
+        "matrix", "#a", False, f"builds {state}\tpkg{n}-1-1", [f"pkg{n}-1-1 {state}"],
+        f"build {n}")]) for n in numbers])
+
+
+@pytest_twisted.ensureDeferred
+async def test_ends_whose_start_line_is_posted_go_as_edits_and_only_the_rest_make_the_digest(
+        store):
+    """A network that edits (Matrix) remembers each posted line; an edit adds no line to
+    the room, so the window's end sends those rows as themselves."""
+    await builds(store, "started", range(3), "s")
+    adapter = RecordingAdapter("matrix")
+    clock = Clock()
+    pump = OutboxPump(store, {"matrix": adapter}, reactor=clock, clock=clock.seconds)
+    pump.pump()
+    await settled(store, pump)
+    for n, reply in enumerate(adapter.replies):
+        reply.line.posted(f"!room:hs $start{n}")
+    await builds(store, "completed", range(8), "e")
+    pump.kick()  # as the relay does after queueing
+    await advance(clock, 0, store, pump)
+    assert adapter.said[3:] == ["pkg0-1-1 completed", "pkg1-1-1 completed"]  # 5 per window
+    await advance(clock, 10, store, pump)
+    ends = adapter.replies[5:]
+    assert [(reply.message.plain(), reply.line.key) for reply in ends[:-1]] == [
+        ("pkg2-1-1 completed", "build 2")]
+    assert ends[-1].message.plain() == \
+        "5 builds completed: pkg3-1-1, pkg4-1-1, pkg5-1-1 +2 more"
+    assert (await store.pending()) == [] and pump.sent == 11
 
 
 def test_a_retry_names_the_same_rows_the_same_way():
