@@ -27,7 +27,7 @@ from tests.peers.test_health_e2e import fetch
 from tests.peers.test_installed_bot import hub_section, said
 from tests.statedb import tables
 
-LOCK_SECONDS = 20.0
+LOCK_SECONDS = 12.0  # twice lease_seconds: a lock that outlasts a lease term
 _names = itertools.count(1)
 # The tables the bot queries while it runs, and what makes it write each one during the lock
 # (schema_version is read only at start). The events of every lock reach outbox,
