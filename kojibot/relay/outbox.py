@@ -52,6 +52,8 @@ class OutboxPump:
         self._waking: set[str] = set()  # networks whose return will wake the pump
         self._call = None
         self.looking = self._again = False  # a look is under way; another is due after it
+        self.unforgotten: list[tuple[tuple[str, str], list[int]]] = []  # written, not deleted
+        self.forgetting = False  # a delete of written rows is under way
         self.sent = 0  # rows written to chat since start (a digest line writes several)
         self.depth = 0  # rows waiting, as the last look saw them
         self.oldest: dict[str, float] = {}  # per network: when its oldest waiting row was queued
@@ -193,21 +195,37 @@ class OutboxPump:
             self.sent += len(ids)
             self.depth -= len(ids)
             self.moved[key[0]] = self.clock()
-            forgotten = self.store.delivered(*key, ids)
-            forgotten.addErrback(lambda failure: log.failure(
-                "forgetting {count} written row(s) failed", failure, count=len(ids)))
-            forgotten.addCallback(lambda _: landed())
-
-        def landed() -> None:
-            """Rows stay in flight until their delete lands: a look reading the outbox
-            meanwhile must not send them again."""
-            self.in_flight.difference_update(ids)
-            self.flying[key] -= len(ids)
-            self.kick(AFTER_WRITTEN)
+            self.unforgotten.append((key, ids))
+            self._forget()
 
         line = self._line(key, rows[0].line) if len(rows) == 1 and rows[0].line else None
         adapter.deliver(Reply(Target(key[0], key[1], direct=rows[0].direct), message,
                               on_sent=written, txn_id=txn_id(rows), line=line))
+
+    def _forget(self) -> None:
+        """Delete the written rows from the outbox: all those written while the last
+        delete was under way go in one transaction (a far database's round trips would
+        otherwise pace the lines). Rows stay in flight until their delete lands: a look
+        reading the outbox meanwhile must not send them again."""
+        if self.forgetting or not self.unforgotten:
+            return
+        self.forgetting = True
+        batch, self.unforgotten = self.unforgotten, []
+        forgotten = self.store.delivered([(*key, row_id) for key, ids in batch
+                                          for row_id in ids])
+        forgotten.addErrback(lambda failure: log.failure(
+            "forgetting {count} written row(s) failed", failure,
+            count=sum(len(ids) for _, ids in batch)))
+
+        def landed(_) -> None:
+            self.forgetting = False
+            for key, ids in batch:
+                self.in_flight.difference_update(ids)
+                self.flying[key] -= len(ids)
+            self.kick(AFTER_WRITTEN)
+            self._forget()
+
+        forgotten.addCallback(landed)
 
     def _line(self, key: tuple[str, str], name: str) -> Line:
         def posted(posted_as: str) -> None:

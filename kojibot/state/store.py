@@ -119,8 +119,8 @@ class Store:
                 limit: int | None = None) -> defer.Deferred[list[OutboxRow]]:
         return self._run(OUTBOX, Tables.pending, network, target, limit)
 
-    def delivered(self, network: str, target: str, ids: Iterable[int]) -> defer.Deferred[None]:
-        return self._run(OUTBOX, Tables.delivered, network, target, list(ids))
+    def delivered(self, rows: Iterable[tuple[str, str, int]]) -> defer.Deferred[None]:
+        return self._run(OUTBOX, Tables.delivered, list(rows))
 
     def forget_events_before(self, when: float) -> defer.Deferred[None]:
         return self._run(OUTBOX, Tables.forget_events_before, when)

@@ -140,12 +140,12 @@ class Tables:
         rows = self.db.execute(query, args).fetchall()
         return [OutboxRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
-    def delivered(self, network: str, target: str, ids: Iterable[int]) -> None:
-        """Forget a room's written rows: one transaction, not one per row (a digest writes
-        hundreds)."""
+    def delivered(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        """Forget written rows, given as (network, target, id): one transaction, not one
+        per row (a digest writes hundreds, and each round trip to a far database counts)."""
         with self.transaction() as db:
             db.executemany("DELETE FROM outbox WHERE network=? AND target=? AND id=?",
-                           [(network, target, i) for i in ids])
+                           list(rows))
 
     def forget_events_before(self, when: float) -> None:
         """Dedupe keys are kept long enough to absorb redeliveries, not forever."""

@@ -88,12 +88,12 @@ async def test_store_writes_of_a_lead_that_lost_its_term_are_refused(postgresql)
     with pytest.raises(LeaseLost):
         await store.record_events([("k2", [entry])])
     with pytest.raises(LeaseLost):
-        await store.delivered("irc", "#a", [row.id for row in await store.pending()])
+        await store.delivered([("irc", "#a", row.id) for row in await store.pending()])
     assert losses == ["lost"]
     assert [row.summary for row in await store.pending()] == ["one"]  # nothing written
     assert postgresql.query("SELECT key FROM relayed_event") == [("k1",)]
     store.fence = new
-    await store.delivered("irc", "#a", [row.id for row in await store.pending()])
+    await store.delivered([("irc", "#a", row.id) for row in await store.pending()])
     assert await store.pending() == []
     new.release()
     store.close()

@@ -84,6 +84,6 @@ def test_lines_queued_before_the_room_ordered_outbox_go_first_and_once(state):
     assert [(row.target, row.message) for row in store.pending()] == [
         ("#b", ["old-1"]), ("#a", ["old-2"]), ("#b", ["old-3"]), ("#b", ["new-1"])]
     first_of_b = store.pending("irc", "#b", 2)
-    store.delivered("irc", "#b", [row.id for row in first_of_b])
+    store.delivered([("irc", "#b", row.id) for row in first_of_b])
     assert [row.message for row in store.pending()] == [["old-2"], ["new-1"]]
     store.db.close()
