@@ -27,7 +27,7 @@ from txkoji.reactors import default_reactor
 
 log = Logger()
 
-IN_FLIGHT = 50  # replies handed to one adapter and not yet written
+IN_FLIGHT = 50  # rows handed to the adapters and not yet written
 DIGEST_MAX = 1000  # rows one digest line takes at most; the rest waits for the next window
 RETRY = 2.0  # seconds to the next look while replies fill every slot in flight
 # Lines written within this many seconds share one look at the outbox: a look counts every
@@ -45,7 +45,8 @@ class OutboxPump:
         self.window = window
         self.reactor = reactor
         self.clock = clock
-        self.in_flight: set[int] = set()
+        self.in_flight: set[int] = set()  # rows handed and not yet deleted: not to read again
+        self.unwritten = 0  # rows handed and not yet written (IN_FLIGHT bounds them)
         self.flying: Counter[tuple[str, str]] = Counter()  # rows in flight, per room
         self.recent: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self.held_since: dict[tuple[str, str], float] = {}
@@ -115,7 +116,7 @@ class OutboxPump:
                 delay: float | None = None
             elif key in self.held_since and now - self.held_since[key] < self.window:
                 delay = self.held_since[key] + self.window - now  # its digest is not due
-            elif len(self.in_flight) >= IN_FLIGHT:
+            elif self.unwritten >= IN_FLIGHT:
                 delay = RETRY  # a row written pumps sooner
             else:
                 head = self.flying[key] + self.coalesce + 1
@@ -145,7 +146,7 @@ class OutboxPump:
               now: float, complete: bool = True) -> float | None:
         """Hand what may go now to the adapter; seconds until the next look, if needed.
         *rows* are the room's first rows waiting (all of them if *complete*)."""
-        budget = IN_FLIGHT - len(self.in_flight)
+        budget = IN_FLIGHT - self.unwritten
         recent = self.recent[key]
         while recent and now - recent[0] >= self.window:
             recent.popleft()
@@ -190,8 +191,11 @@ class OutboxPump:
         ids = [row.id for row in rows]
         self.in_flight.update(ids)
         self.flying[key] += len(ids)
+        self.unwritten += len(ids)
 
         def written() -> None:
+            self.unwritten -= len(ids)
+            self.kick(AFTER_WRITTEN)  # the adapter has room for more
             self.sent += len(ids)
             self.depth -= len(ids)
             self.moved[key[0]] = self.clock()
@@ -222,7 +226,6 @@ class OutboxPump:
             for key, ids in batch:
                 self.in_flight.difference_update(ids)
                 self.flying[key] -= len(ids)
-            self.kick(AFTER_WRITTEN)
             self._forget()
 
         forgotten.addCallback(landed)

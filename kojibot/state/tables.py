@@ -29,7 +29,7 @@ from kojibot.state.records import (
     WatchRecord,
 )
 
-LINES_ASKED = 500  # chat lines named in one query (SQLite takes a bounded number of values)
+VALUES_ASKED = 500  # values named in one query (SQLite takes a bounded number of them)
 
 
 class Tables:
@@ -102,20 +102,23 @@ class Tables:
         """Queue each event's messages and remember its key, all in one transaction.
 
         An event whose key was recorded before is skipped whole (a redelivery); returns
-        how many events were new.
+        how many events were new. The keys are looked up and written per batch, not per
+        event: each statement is a round trip to a far database.
         """
+        events = list(events)
         now = self.clock()
-        queued: list[OutboxEntry] = []
-        new = 0
         with self.transaction() as db:
+            known = _present(db, "relayed_event", "key", [key for key, _ in events])
+            queued: list[OutboxEntry] = []
+            new: dict[str, None] = {}
             for key, entries in events:
-                if not db.execute("INSERT INTO relayed_event (key, at) VALUES (?, ?)"
-                                  " ON CONFLICT (key) DO NOTHING", (key, now)).rowcount:
-                    continue
-                new += 1
-                queued.extend(entries)
+                if key not in known and key not in new:
+                    new[key] = None
+                    queued.extend(entries)
+            db.executemany("INSERT INTO relayed_event (key, at) VALUES (?, ?)"
+                           " ON CONFLICT (key) DO NOTHING", [(key, now) for key in new])
             _queue(db, queued, now)
-        return new
+        return len(new)
 
     def outbox_targets(self) -> dict[tuple[str, str], tuple[int, float]]:
         """Per (network, target) with undelivered rows: how many, and when the oldest was
@@ -159,14 +162,8 @@ class Tables:
 
     def lines_posted(self, network: str, target: str, lines: list[str]) -> set[str]:
         """Which of *lines* have their first message posted in *target*."""
-        found: set[str] = set()
-        for start in range(0, len(lines), LINES_ASKED):
-            chunk = lines[start:start + LINES_ASKED]
-            marks = ", ".join("?" * len(chunk))
-            found.update(row[0] for row in self.db.execute(
-                f"SELECT line FROM chat_line WHERE network=? AND target=? AND line IN ({marks})",
-                (network, target, *chunk)).fetchall())
-        return found
+        return _present(self.db, "chat_line", "line", lines,
+                        "network=? AND target=?", (network, target))
 
     def note_line(self, network: str, target: str, line: str, posted_as: str) -> None:
         with self.transaction() as db:
@@ -306,6 +303,20 @@ class Tables:
                 return False
             _queue(db, entries, self.clock())
         return True
+
+
+def _present(db: Database, table: str, column: str, values: list[str], where: str = "",
+             args: tuple = ()) -> set[str]:
+    """Which of *values* are in *table*'s *column* (among the rows *where* picks)."""
+    found: set[str] = set()
+    for start in range(0, len(values), VALUES_ASKED):
+        chunk = values[start:start + VALUES_ASKED]
+        marks = ", ".join("?" * len(chunk))
+        condition = f"{where} AND " if where else ""
+        found.update(row[0] for row in db.execute(
+            f"SELECT {column} FROM {table} WHERE {condition}{column} IN ({marks})",
+            (*args, *chunk)).fetchall())
+    return found
 
 
 def _queue(db: Database, entries: list[OutboxEntry], now: float) -> None:
