@@ -47,6 +47,8 @@ def task_event(event: messages.TaskStateChange) -> str | None:
 
 
 TAGGED = "package in "  # + a tag: the index kind of a package alert bound to a tag
+FROM_HUB = "koji"  # who made a subscription in the index that the hub's data made
+Mute = tuple[str | None, str | None]  # a Koji opt-out: (package, tag), None for any
 
 
 class AlertIndex:
@@ -56,6 +58,8 @@ class AlertIndex:
     entries are replaced together when the link or the alerts change. A package alert
     bound to a tag is filed under that tag's kind, and its package in ``tagged`` too, so
     the relay looks up a build's destination tag only when such an alert could match.
+    The alerts made from the hub's data are muted by the person's Koji opt-outs
+    (``koji block-notification``), as Koji mutes its mails; their own alerts are not.
     """
 
     def __init__(self) -> None:
@@ -63,9 +67,13 @@ class AlertIndex:
         self.tagged = SubscriptionIndex()
         self.entries: dict[tuple[str, str], list[Subscription]] = {}
         self.koji_users: dict[tuple[str, str], str] = {}  # lower-case, for not-mine
+        self.mutes: dict[tuple[str, str], list[Mute]] = {}  # lower-case
 
     def set_person(self, network: str, identity: str, koji_user: str | None,
-                   alerts: Iterable[Alert]) -> None:
+                   alerts: Iterable[Alert], hub: Iterable[Alert] = (),
+                   mutes: Iterable[Mute] = ()) -> None:
+        """A person's own *alerts*, and those made from the *hub*'s data with the opt-outs
+        that mute them."""
         for old in self.entries.pop((network, identity), ()):
             self.index.remove(old)
             self.tagged.remove(Subscription(network, identity, "package", old.pattern,
@@ -74,7 +82,9 @@ class AlertIndex:
         if koji_user:
             self.koji_users[(network, identity)] = koji_user.lower()
         subs, tagged = [], defaultdict(frozenset)
-        for alert in alerts:
+        hub = list(hub)
+        for alert, made_by in [*((alert, None) for alert in alerts),
+                               *((alert, FROM_HUB) for alert in hub)]:
             pattern = koji_user if alert.kind == "owner" else alert.pattern
             if not pattern:
                 continue
@@ -82,7 +92,15 @@ class AlertIndex:
             if alert.tag:
                 kind = TAGGED + alert.tag.lower()
                 tagged[pattern] |= alert.events
-            subs.append(Subscription(network, identity, kind, pattern, alert.events))
+            subs.append(Subscription(network, identity, kind, pattern, alert.events,
+                                     created_by=made_by))
+        mutes = [(package and package.lower(), tag and tag.lower()) for package, tag in mutes]
+        self.mutes.pop((network, identity), None)
+        if mutes and hub:
+            self.mutes[(network, identity)] = mutes
+            for package, tag in mutes:
+                if tag:  # whether it mutes depends on the tag: worth a look-up
+                    tagged[package or "*"] |= frozenset().union(*(a.events for a in hub))
         for sub in subs:
             self.index.add(sub)
         for pattern, events in tagged.items():
@@ -92,6 +110,15 @@ class AlertIndex:
 
     def __bool__(self) -> bool:
         return bool(self.entries)
+
+    def muted(self, sub: Subscription, package: str | None, tag: str | None) -> bool:
+        """Whether one of the person's Koji opt-outs covers this build: its package (or
+        any) and its destination tag (or any; a build with no target only meets
+        opt-outs for any tag)."""
+        package, tag = (package or "").lower(), (tag or "").lower() or None
+        return any((muted_package is None or muted_package == package) and
+                   (muted_tag is None or muted_tag == tag)
+                   for muted_package, muted_tag in self.mutes.get((sub.network, sub.room), ()))
 
     def wants_tag(self, package: str | None, event: str) -> bool:
         """Whether an alert bound to a tag could match: then the tag is worth a look-up."""
@@ -110,6 +137,8 @@ class AlertIndex:
                 if NOT_MINE in sub.events and owner and \
                         self.koji_users.get((sub.network, sub.room)) == owner.lower():
                     continue
+                if sub.created_by == FROM_HUB and self.muted(sub, package, tag):
+                    continue
                 found[(sub.network, sub.room)] = None
         return list(found)
 
@@ -124,6 +153,7 @@ class Alerts:
         self.people: dict[tuple[str, str], Person] = {}
         self.settings: dict[tuple[str, str], dict[tuple[str, str], Alert]] = defaultdict(dict)
         self.from_hub: dict[tuple[str, str], list[Alert]] = {}  # see kojibot.personal.owned
+        self.hub_mutes: dict[tuple[str, str], list[Mute]] = {}
         for alert in alerts:
             self.settings[(alert.network, alert.identity)][(alert.kind, alert.pattern)] = alert
         for person in people:
@@ -158,10 +188,13 @@ class Alerts:
                 found.append((person, alert))
         return found
 
-    def set_from_hub(self, network: str, identity: str, alerts: Iterable[Alert]) -> None:
+    def set_from_hub(self, network: str, identity: str, alerts: Iterable[Alert],
+                     mutes: Iterable[Mute] = ()) -> None:
         """A person's package alerts as the hub has them (packages they own, their Koji
-        build notifications); matched with their own alerts, never stored."""
+        build notifications) and their Koji opt-outs; matched with their own alerts,
+        never stored."""
         self.from_hub[(network, identity)] = list(alerts)
+        self.hub_mutes[(network, identity)] = list(mutes)
         self._index(network, identity)
 
     def remember(self, person: Person) -> None:
@@ -203,4 +236,4 @@ class Alerts:
         hub = [alert for alert in self.from_hub.get((network, identity), ())
                if alert.pattern not in patterns]
         self.index.set_person(network, identity, person.koji_user if person else None,
-                              own + hub)
+                              own, hub, self.hub_mutes.get((network, identity), ()))

@@ -79,6 +79,7 @@ class OwnedPackages:
         alerts = {(alert.kind, alert.pattern): alert
                   for alert in self.alerts.of(person.network, person.identity)}
         found: dict[tuple[str, str | None], frozenset[str]] = {}
+        mutes: list[tuple[str | None, str | None]] = []
         try:
             if (MINE, "") in alerts:
                 owned = await self.packages_of(person.koji_user)
@@ -88,13 +89,15 @@ class OwnedPackages:
             if (KOJI, "") in alerts:
                 for name, tag, events in await self.notifications_of(person.koji_user):
                     found[(name, tag)] = found.get((name, tag), frozenset()) | events
+            if found:
+                mutes = await self.opt_outs_of(person.koji_user)
         except KojiException as exc:
             log.warn("hub alerts of {user} not read: {why}", user=person.koji_user, why=exc)
             return
         self.alerts.set_from_hub(person.network, person.identity, [
             Alert(person.network, person.identity, "package", name, events, tag)
             for (name, tag), events in sorted(found.items(), key=lambda item: (
-                item[0][0], item[0][1] or ""))])
+                item[0][0], item[0][1] or ""))], mutes)
 
     async def packages_of(self, koji_user: str) -> frozenset[str]:
         """The packages *koji_user* owns, unblocked, in the chosen tags (or any)."""
@@ -109,19 +112,37 @@ class OwnedPackages:
         build notifications; a tag means the build's destination tag, as Koji matches it."""
         found = []
         for row in await self.koji.getBuildNotifications(koji_user):
-            name, tag = "*", None
-            if row.get("package_id") is not None:
-                package = await self.koji.getPackage(row["package_id"])
-                if not package:
-                    continue
-                name = package["name"]
-            if row.get("tag_id") is not None:
-                tag = await self.koji.cache.tag_name(row["tag_id"])
-                if not tag:
-                    continue
-            found.append((name, tag, frozenset({"complete"}) if row.get("success_only")
-                          else NOTIFIED))
+            named = await self._names(row)
+            if named is not None:
+                found.append((named[0] or "*", named[1],
+                              frozenset({"complete"}) if row.get("success_only")
+                              else NOTIFIED))
         return found
+
+    async def opt_outs_of(self, koji_user: str) -> list[tuple[str | None, str | None]]:
+        """(package name, tag name) of each of *koji_user*'s Koji opt-outs (``koji
+        block-notification``), None for any."""
+        found = []
+        for row in await self.koji.getBuildNotificationBlocks(koji_user):
+            named = await self._names(row)
+            if named is not None:
+                found.append(named)
+        return found
+
+    async def _names(self, row: dict) -> tuple[str | None, str | None] | None:
+        """The package and tag names of a notification or opt-out row (None for any);
+        None if the hub no longer has its package or tag."""
+        name = tag = None
+        if row.get("package_id") is not None:
+            package = await self.koji.getPackage(row["package_id"])
+            if not package:
+                return None
+            name = package["name"]
+        if row.get("tag_id") is not None:
+            tag = await self.koji.cache.tag_name(row["tag_id"])
+            if not tag:
+                return None
+        return name, tag
 
     async def on_event(self, enriched: Enriched) -> None:
         """A relay listener: a package list change re-reads its new owner and whoever

@@ -77,20 +77,25 @@ async def test_a_koji_build_notification_fires_alerts_koji(peers):
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_koji_notification_for_a_tag_fires_only_for_builds_headed_to_that_tag(peers):
+async def test_koji_notifications_and_opt_outs_for_a_tag_match_the_builds_destination(peers):
     """As Koji matches them: the tag is the destination tag of the build task's target
     (the seeded build tasks use target f41: f41-build to f41-candidate)."""
     alice, nick, admin = peers.alice, peers.bot.nick, peers.admin
     user_id = (await blocking(admin.getUser, "alice"))["id"]
     await blocking(admin.createNotification, user_id, "glibc", "f41-candidate", False)
     await blocking(admin.createNotification, user_id, "systemd", "f41-updates", False)
+    await blocking(admin.createNotification, user_id, "gcc", None, False)
+    await blocking(admin.createNotificationBlock, user_id, "gcc", "f41-candidate")
     await ask(alice, peers.bot, "alerts koji",
               r"^Alert on: a DM for builds alice has Koji notifications for")
     task = peers.hub.facts["tasks"]["complete"]
     elsewhere = await build(peers, "systemd", task_id=task)
     untargeted = await build(peers, "glibc")
+    opted_out = await build(peers, "gcc", task_id=task)  # Koji's opt-out mutes it there
     headed = await build(peers, "glibc", FAILED, task_id=task)
+    anywhere_else = await build(peers, "gcc")
     await heard(alice, nick, rf"^{headed} FAILED")
+    await heard(alice, nick, rf"^{anywhere_else} COMPLETE")
     said = " ".join(from_bot(alice, nick, True))
-    assert elsewhere not in said and untargeted not in said
+    assert elsewhere not in said and untargeted not in said and opted_out not in said
     await ask(alice, peers.bot, "alerts koji off", r"^Alert off: koji\.")

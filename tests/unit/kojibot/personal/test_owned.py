@@ -19,8 +19,11 @@ def owned_rows(lists):
             for tag, rows in lists.items() for package, owner, blocked in rows]
 
 
-def hub_with(lists, notifications=()):
+def hub_with(lists, notifications=(), opt_outs=()):
     hub = HubDouble()
+    hub.methods["getBuildNotificationBlocks"] = lambda user: [
+        {"id": n, "user_id": 1, "package_id": package_id, "tag_id": tag_id}
+        for n, (package_id, tag_id) in enumerate(opt_outs)]
     hub.methods["listPackages"] = lambda **query: [
         row for row in owned_rows(lists) if row["owner_name"] == query["userID"]]
     hub.methods["getBuildNotifications"] = lambda user: [
@@ -79,6 +82,23 @@ async def test_a_notification_for_a_tag_alerts_only_for_builds_whose_destination
     assert alerted(alerts, "zsh", "failed", tag="f41-candidate")
     assert not alerted(alerts, "zsh", tag="f41-updates") and not alerted(alerts, "zsh")
     assert alerts.wants_tag("zsh", "complete") and not alerts.wants_tag("vim", "complete")
+
+
+@pytest_twisted.ensureDeferred
+async def test_koji_opt_outs_mute_what_the_hub_gave_not_the_persons_own_alerts():
+    """As Koji mutes its mails: an opt-out for vim, and one for any package headed to
+    f41-candidate, against a notification for every package and the packages owned."""
+    alerts = Alerts([ALICE], [Alert("irc", "alice", kind, "", frozenset({"complete"}))
+                              for kind in ("koji", "mine")]
+                    + [Alert("irc", "alice", "package", "tmux", frozenset({"complete"}))])
+    hub = hub_with(LISTS, notifications=[(None, True)], opt_outs=[(8, None), (None, 41)])
+    await OwnedPackages(hub.connection(), alerts).refresh_all()
+    assert alerted(alerts, "zsh") and alerted(alerts, "zsh", tag="epel9")
+    assert not alerted(alerts, "vim") and not alerted(alerts, "vim", tag="epel9")
+    assert not alerted(alerts, "zsh", tag="f41-candidate")
+    assert not alerted(alerts, "bash", tag="f41-candidate")  # owned, and muted there too
+    assert alerted(alerts, "tmux", tag="f41-candidate")  # the person's own alert
+    assert alerts.wants_tag("zsh", "complete")
 
 
 @pytest_twisted.ensureDeferred
