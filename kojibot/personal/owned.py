@@ -1,10 +1,11 @@
 """``!alerts mine`` and ``!alerts koji``: what the hub knows about a person, kept in memory.
 
 Koji already knows who owns each package in each tag's package list, and each user's own
-build notifications (``koji add-notification``), which it only e-mails. For every linked
-person with one of these alerts this keeps the packages the hub names, read again at a low
-rate (and at once when a package list changes), and hands them to the alert index as
-package alerts, so routing an event never waits on the hub.
+build notifications (``koji add-notification``) and opt-outs, which only steer its e-mails.
+For every linked person with one of these alerts this keeps the packages the hub names and
+the opt-outs, read again at a low rate (and at once when a package list changes), and hands
+them to the alert index as package alerts and mutes, so routing an event never waits on the
+hub.
 """
 
 from __future__ import annotations
