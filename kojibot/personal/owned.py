@@ -97,8 +97,7 @@ class OwnedPackages:
             return
         self.alerts.set_from_hub(person.network, person.identity, [
             Alert(person.network, person.identity, "package", name, events, tag)
-            for (name, tag), events in sorted(found.items(), key=lambda item: (
-                item[0][0], item[0][1] or ""))], mutes)
+            for (name, tag), events in found.items()], mutes)
 
     async def packages_of(self, koji_user: str) -> frozenset[str]:
         """The packages *koji_user* owns, unblocked, in the chosen tags (or any)."""

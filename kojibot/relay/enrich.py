@@ -5,7 +5,8 @@ one in the same target (written and read in the store's build_outcome table, for
 broken/fixed), why a build failed (read from its logs) and, for DM alerts, where it failed,
 whether a task's build will speak for it and (for alerts bound to a tag) the build's
 destination tag. Each hub look-up is bounded in time (kojibot.relay.hubwait), and each is
-made only when a subscription or an alert that matches would read it; the result is a plain :class:`~kojibot.relay.route.Enriched`.
+made only when a subscription or an alert that matches would read it; the result is a
+plain :class:`~kojibot.relay.route.Enriched`.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ class Enricher:
                     wants_why(rooms(event, word, owner, turn, index)):
                 why = await self._why(event.build.task_id)
         covered, details, tag = False, [], None
-        if alert is not None and alerts.wants_tag(alert[1], alert[0]):
-            tag = await self._destination(event)
-        if alert is not None and alerts.recipients(owner, alert[1], alert[0], tag):
-            covered = await self._covered_by_build(event, alert[0])
-            if alert[0] == "failed" and not covered:
-                details = await self._details(event)
+        if alert is not None:
+            if alerts.wants_tag(alert[1], alert[0]):
+                tag = await self._destination(event)
+            if alerts.recipients(owner, alert[1], alert[0], tag):
+                covered = await self._covered_by_build(event, alert[0])
+                if alert[0] == "failed" and not covered:
+                    details = await self._details(event)
         return Enriched(event, weburl, word, owner, turn, tuple(why), alert, covered,
                         tuple(details), tag)
 
